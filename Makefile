@@ -1,0 +1,37 @@
+# docker-credential-acr
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+PKG     := github.com/docker-credential-acr/docker-credential-acr
+LDFLAGS := -s -w -X $(PKG)/credhelper.Version=$(VERSION)
+GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
+BIN     := bin/docker-credential-acr
+
+export CGO_ENABLED ?= 0
+
+.PHONY: all build test unit e2e demo vet fmt clean
+
+all: build
+
+build: $(BIN)
+
+$(BIN): FORCE
+	go build $(GOFLAGS_BUILD) -o $(BIN) ./cmd/docker-credential-acr
+
+FORCE:
+
+## test: every test: unit tests of the helper, then the end-to-end suite
+test: vet unit e2e
+
+unit:
+	go test -count=1 ./...
+
+e2e: build
+	@if [ -f e2e/go.mod ]; then cd e2e && go test -count=1 -timeout 20m ./...; fi
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	go vet ./...
+	@if [ -f e2e/go.mod ]; then cd e2e && go vet ./...; fi
+
+clean:
+	rm -rf bin dist

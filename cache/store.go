@@ -1,0 +1,93 @@
+package cache
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DefaultLockTimeout is how long Update and LockKey wait for a lock unless
+// WithLockTimeout says otherwise.
+const DefaultLockTimeout = 10 * time.Second
+
+// Store is one JSON cache file in a private directory. It is safe for
+// concurrent use by goroutines and by processes.
+type Store struct {
+	dir         string
+	name        string
+	path        string
+	lockTimeout time.Duration
+}
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithLockTimeout sets how long Update and LockKey wait for a lock before
+// failing with ErrLockTimeout. d <= 0 means DefaultLockTimeout.
+func WithLockTimeout(d time.Duration) Option {
+	return func(s *Store) {
+		if d > 0 {
+			s.lockTimeout = d
+		}
+	}
+}
+
+// Open returns the Store for the file name (a plain file name such as
+// "tokens.json") in dir. It creates dir (and missing parents) with mode 0700
+// if needed; an existing dir must be a real directory, not a symbolic link,
+// owned by the current user and not writable by group or others, or Open
+// fails with an error wrapping ErrUnsafe. Open does not create the file.
+func Open(dir, name string, opts ...Option) (*Store, error) {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) ||
+		strings.HasSuffix(name, ".lock") || strings.HasSuffix(name, ".tmp") || name == locksDir {
+		return nil, fmt.Errorf("cache: invalid file name %q", name)
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("cache: empty directory")
+	}
+	dir = filepath.Clean(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	if err := checkDir(dir); err != nil {
+		return nil, err
+	}
+	s := &Store{
+		dir:         dir,
+		name:        name,
+		path:        filepath.Join(dir, name),
+		lockTimeout: DefaultLockTimeout,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// Path returns the path of the cache file.
+func (s *Store) Path() string { return s.path }
+
+// Get returns the entry stored under key, whether it exists or has expired
+// (see Entry.FreshFor). It takes no lock. A missing or unreadable file (see
+// the package documentation) is a miss, not an error; the error is for a file
+// that is unsafe (ErrUnsafe) or cannot be read at all.
+func (s *Store) Get(key string) (Entry, bool, error) {
+	data, err := readFile(s.path)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	e, ok := decodeEntry(decodeRaw(data)[key])
+	return e, ok, nil
+}
+
+// All returns every entry, by the same rules as Get. The map is never nil
+// when err is nil and belongs to the caller.
+func (s *Store) All() (map[string]Entry, error) {
+	data, err := readFile(s.path)
+	if err != nil {
+		return nil, err
+	}
+	return decodeAll(data), nil
+}

@@ -1,0 +1,378 @@
+package credhelper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker-credential-helpers/credentials"
+
+	"github.com/docker-credential-acr/docker-credential-acr/cache"
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+)
+
+// TokenUsername is the username ACR expects with a refresh token as password.
+const TokenUsername = "00000000-0000-0000-0000-000000000000"
+
+// IdentityTokenUsername makes Docker treat the secret as an identity token.
+const IdentityTokenUsername = "<token>"
+
+// DefaultRefreshMargin is how much life a cached ACR refresh token must have
+// left to be handed out again. A client trades the refresh token for access
+// tokens throughout an operation, so what it is handed must outlive the
+// longest push or pull we expect; an hour covers a multi-gigabyte push over
+// a slow link, and with ACR's three-hour tokens it still lets one token serve
+// two hours of calls. For tokens that live less than two margins, half the
+// lifetime is used instead, so short-lived tokens are still reused.
+const DefaultRefreshMargin = time.Hour
+
+// DefaultTimeout bounds one helper call, so that a docker pull never hangs
+// on an unreachable Azure AD or registry.
+const DefaultTimeout = 30 * time.Second
+
+// negativeTTL is how long "no identity available" is remembered: long enough
+// that a docker build calling the helper for every credHelpers entry answers
+// at once, short enough that an `az login` is noticed soon.
+const negativeTTL = 30 * time.Second
+
+// Cache file names in the cache directory.
+const (
+	tokensFile      = "tokens.json"
+	credentialsFile = "credentials.json"
+)
+
+// Options configure a Helper. Zero values mean the process environment.
+type Options struct {
+	Getenv  func(string) string
+	Stderr  io.Writer
+	Now     func() time.Time
+	Fetcher *token.Fetcher
+	// ProbeIMDS replaces the managed identity endpoint probe.
+	ProbeIMDS func(context.Context) bool
+}
+
+// Helper implements the Docker credential helper protocol
+// (credentials.Helper) for Azure Container Registry.
+type Helper struct {
+	getenv    func(string) string
+	stderr    io.Writer
+	now       func() time.Time
+	fetcher   *token.Fetcher
+	lookPath  func(string) (string, error)
+	probeIMDS func(context.Context) bool
+
+	cfgOnce sync.Once
+	cfg     *Config
+	cfgErr  error
+}
+
+var _ credentials.Helper = (*Helper)(nil)
+
+// New returns a Helper.
+func New(o Options) *Helper {
+	h := &Helper{getenv: o.Getenv, stderr: o.Stderr, now: o.Now, fetcher: o.Fetcher, probeIMDS: o.ProbeIMDS}
+	if h.getenv == nil {
+		h.getenv = os.Getenv
+	}
+	if h.stderr == nil {
+		h.stderr = os.Stderr
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.fetcher == nil {
+		h.fetcher = &token.Fetcher{}
+	}
+	if h.probeIMDS == nil {
+		h.probeIMDS = func(ctx context.Context) bool { return dialProbe(ctx, imdsAddr, imdsProbeTimeout) }
+	}
+	h.lookPath = lookPathEnv(h.getenv)
+	return h
+}
+
+// config loads the configuration file once.
+func (h *Helper) config() (*Config, error) {
+	h.cfgOnce.Do(func() {
+		path := ConfigPath(h.getenv)
+		h.cfg, h.cfgErr = LoadConfig(path, h.getenv(EnvConfig) != "")
+		if h.cfgErr == nil {
+			h.warnInlinePasswords()
+		}
+	})
+	return h.cfg, h.cfgErr
+}
+
+func (h *Helper) warnInlinePasswords() {
+	for key, r := range h.cfg.Registries {
+		if r.Password != "" {
+			h.warnf("warning: config %s: registry %q has an inline password; prefer passwordFile or passwordEnv", h.cfg.path, key)
+		}
+	}
+}
+
+func (h *Helper) warnf(format string, args ...any) {
+	fmt.Fprintf(h.stderr, "docker-credential-acr: "+format+"\n", args...)
+}
+
+// CacheDir is where tokens and stored credentials live:
+// $DOCKER_CREDENTIAL_ACR_CACHE_DIR, else $XDG_CACHE_HOME/docker-credential-acr,
+// else ~/.cache/docker-credential-acr.
+func CacheDir(getenv func(string) string) string {
+	if d := getenv(EnvCacheDir); d != "" {
+		return d
+	}
+	if x := getenv("XDG_CACHE_HOME"); x != "" {
+		return filepath.Join(x, "docker-credential-acr")
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".cache", "docker-credential-acr")
+}
+
+func (h *Helper) store(name string) (*cache.Store, error) {
+	return cache.Open(CacheDir(h.getenv), name, cache.WithLockTimeout(h.timeout()/2))
+}
+
+// timeout is the overall deadline of one call.
+func (h *Helper) timeout() time.Duration {
+	if v := h.getenv(EnvTimeout); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			return d
+		}
+	}
+	if cfg, _ := h.config(); cfg != nil && cfg.Defaults.Timeout > 0 {
+		return time.Duration(cfg.Defaults.Timeout)
+	}
+	return DefaultTimeout
+}
+
+// Add stores basic credentials for an ACR host (what `docker login` calls).
+func (h *Helper) Add(c *credentials.Credentials) error {
+	host, err := NormalizeServerURL(c.ServerURL)
+	if err != nil {
+		return errors.New("store: the server URL is not an https registry host")
+	}
+	t, ok, err := h.target(host)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("store: %s is not an Azure Container Registry; this helper keeps credentials only for ACR hosts", host)
+	}
+	if c.Secret == "" {
+		return errors.New("store: no secret given")
+	}
+	st, err := h.store(credentialsFile)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	e := cache.Entry{Registry: t.Host, Kind: string(token.KindBasic), Username: c.Username, Secret: c.Secret}
+	if c.Username == TokenUsername || c.Username == IdentityTokenUsername {
+		// A registry token someone logged in with (az acr login does this):
+		// it is only good until it expires.
+		if cl, err := token.ParseClaims(c.Secret); err == nil {
+			e.ExpiresAt = cl.Expiry
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
+	defer cancel()
+	return st.Update(ctx, func(m map[string]cache.Entry) error {
+		m[cache.Key("credentials", t.Host)] = e
+		return nil
+	})
+}
+
+// Delete removes what `store` kept for a host and forgets its cached tokens,
+// so the host falls back to the next source (what `docker logout` calls).
+func (h *Helper) Delete(serverURL string) error {
+	host, err := NormalizeServerURL(serverURL)
+	if err != nil {
+		return credentials.NewErrCredentialsNotFound()
+	}
+	t, ok, err := h.target(host)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return credentials.NewErrCredentialsNotFound()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
+	defer cancel()
+	for _, name := range []string{credentialsFile, tokensFile} {
+		st, err := h.store(name)
+		if err != nil {
+			return fmt.Errorf("erase: %w", err)
+		}
+		err = st.Update(ctx, func(m map[string]cache.Entry) error {
+			for k, e := range m {
+				if e.Registry == t.Host {
+					delete(m, k)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("erase: %w", err)
+		}
+	}
+	return nil
+}
+
+// List returns every stored or configured host with its username.
+func (h *Helper) List() (map[string]string, error) {
+	out := map[string]string{}
+	if cfg, err := h.config(); err != nil {
+		return nil, err
+	} else {
+		for _, host := range cfg.Hosts() {
+			rc, _ := cfg.Registry(host)
+			out[host] = TokenUsername
+			if rc.Identity == token.KindBasic {
+				out[host] = rc.Username
+			} else if rc.IdentityToken {
+				out[host] = IdentityTokenUsername
+			}
+		}
+	}
+	st, err := h.store(credentialsFile)
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	all, err := st.All()
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	for _, e := range all {
+		if e.Registry != "" && !e.Expired(h.now()) {
+			out[e.Registry] = e.Username
+		}
+	}
+	return out, nil
+}
+
+// Get returns credentials for an ACR host: stored ones first, then the
+// configured identity, then the default Azure identity chain. Anything that
+// is not an ACR host gets credentials.NewErrCredentialsNotFound at once.
+func (h *Helper) Get(serverURL string) (string, string, error) {
+	host, err := NormalizeServerURL(serverURL)
+	if err != nil {
+		return "", "", credentials.NewErrCredentialsNotFound()
+	}
+	t, ok, err := h.target(host)
+	if err != nil {
+		return "", "", err
+	}
+	if !ok {
+		return "", "", credentials.NewErrCredentialsNotFound()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
+	defer cancel()
+	return h.Resolve(ctx, t)
+}
+
+// Resolve returns credentials for a recognised target.
+func (h *Helper) Resolve(ctx context.Context, t Target) (string, string, error) {
+	if u, s, ok := h.stored(t.Host); ok {
+		return u, s, nil
+	}
+	if rc := t.Config; rc != nil && rc.Identity == token.KindBasic {
+		secret, err := token.ReadSecret(rc.PasswordFile, rc.PasswordEnv, h.getenv)
+		if rc.Password != "" {
+			secret, err = rc.Password, nil
+		}
+		if err != nil {
+			return "", "", fmt.Errorf("%s: basic credentials: %w", t.Host, err)
+		}
+		return rc.Username, secret, nil
+	}
+	return h.refreshToken(ctx, t)
+}
+
+// stored returns credentials kept by `store`, unless they have expired.
+func (h *Helper) stored(host string) (string, string, bool) {
+	st, err := h.store(credentialsFile)
+	if err != nil {
+		h.warnf("warning: stored credentials not read: %v", err)
+		return "", "", false
+	}
+	e, ok, err := st.Get(cache.Key("credentials", host))
+	if err != nil {
+		h.warnf("warning: stored credentials not read: %v", err)
+		return "", "", false
+	}
+	if !ok || e.Expired(h.now()) || e.Secret == "" {
+		return "", "", false
+	}
+	return e.Username, e.Secret, true
+}
+
+// username is the username answered with an ACR refresh token.
+func username(t Target) string {
+	if t.Config != nil && t.Config.IdentityToken {
+		return IdentityTokenUsername
+	}
+	return TokenUsername
+}
+
+// audience is the configured audience policy for t.
+func (h *Helper) audience(t Target) string {
+	if t.Config != nil && t.Config.Audience != "" {
+		return t.Config.Audience
+	}
+	if cfg, _ := h.config(); cfg != nil && cfg.Defaults.Audience != "" {
+		return cfg.Defaults.Audience
+	}
+	return token.AudienceAuto
+}
+
+// refreshMargin is the configured margin, reduced to half the token's
+// lifetime for short-lived tokens.
+func (h *Helper) refreshMargin(secret string) time.Duration {
+	m := DefaultRefreshMargin
+	if cfg, _ := h.config(); cfg != nil && cfg.Defaults.RefreshMargin > 0 {
+		m = time.Duration(cfg.Defaults.RefreshMargin)
+	}
+	if c, err := token.ParseClaims(secret); err == nil && !c.IssuedAt.IsZero() && c.Expiry.After(c.IssuedAt) {
+		m = min(m, c.Expiry.Sub(c.IssuedAt)/2)
+	}
+	return m
+}
+
+// tokenKey is the cache key of t's refresh token for the identities it would
+// use: registry, cloud, audience policy and the identities' kinds, tenants and
+// client IDs (never a secret; the key is a hash anyway).
+func (h *Helper) tokenKey(ctx context.Context, t Target) string {
+	ids, _ := h.identities(ctx, t, false)
+	parts := []string{"token", t.Host, t.Cloud.AuthorityHost, h.audience(t)}
+	for _, id := range ids {
+		parts = append(parts, id.CacheID())
+	}
+	return cache.Key(parts...)
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// joinTried formats the identities that were tried for messages.
+func joinTried(tried []string) string {
+	if len(tried) == 0 {
+		return "nothing"
+	}
+	return strings.Join(tried, "; ")
+}

@@ -1,0 +1,117 @@
+package credhelper
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/docker/docker-credential-helpers/credentials"
+)
+
+// Version is the helper's version, stamped at build time with
+// -ldflags "-X github.com/docker-credential-acr/docker-credential-acr/credhelper.Version=...".
+var Version = "dev"
+
+// maxInput bounds what is read from stdin; a server URL or a credentials
+// document is far smaller.
+const maxInput = 1 << 20
+
+const usage = `Usage: docker-credential-acr <command>
+
+Credential-helper protocol (used by docker, crane, skopeo, ...):
+  get        read a registry server URL on stdin, print its credentials as JSON
+  store      read {"ServerURL","Username","Secret"} on stdin and keep it
+  erase      read a server URL on stdin and forget what is kept for it
+  list       print every stored or configured registry with its username
+  version    print the version
+`
+
+// Main runs the helper with the given arguments (without the program name)
+// and streams, and returns the process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, o Options) int {
+	if o.Stderr == nil {
+		o.Stderr = stderr
+	}
+	if len(args) != 1 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "-v", "--version", "version":
+		fmt.Fprintf(stdout, "docker-credential-acr %s\n", Version)
+		return 0
+	case credentials.ActionGet, credentials.ActionStore, credentials.ActionErase, credentials.ActionList:
+		return protocol(args[0], stdin, stdout, stderr, New(o))
+	}
+	fmt.Fprintf(stderr, "docker-credential-acr: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+// protocol runs one credential-helper action. As the protocol requires,
+// the answer or the error message goes to stdout; explanations go to stderr.
+func protocol(action string, stdin io.Reader, stdout, stderr io.Writer, h *Helper) int {
+	var in []byte
+	if action != credentials.ActionList {
+		var err error
+		if in, err = readInput(action, stdin); err != nil {
+			fmt.Fprintln(stdout, err)
+			return 1
+		}
+	}
+	var out bytes.Buffer
+	err := credentials.HandleCommand(h, action, bytes.NewReader(in), &out)
+	if err != nil {
+		var nf *notFoundError
+		if errors.As(err, &nf) {
+			fmt.Fprintf(stderr, "docker-credential-acr: %s\n", nf.Reason())
+		}
+		fmt.Fprintln(stdout, oneLineError(err))
+		return 1
+	}
+	_, _ = stdout.Write(out.Bytes())
+	return 0
+}
+
+// readInput reads and checks stdin for an action, so that malformed input
+// gets a clear message (and never one that quotes it).
+func readInput(action string, r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxInput+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading stdin: %v", action, err)
+	}
+	if len(b) > maxInput {
+		return nil, fmt.Errorf("%s: input on stdin is larger than %d bytes", action, maxInput)
+	}
+	if !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
+		return nil, fmt.Errorf("%s: input on stdin is not text", action)
+	}
+	s := strings.TrimSpace(string(b))
+	switch action {
+	case credentials.ActionStore:
+		var c credentials.Credentials
+		dec := json.NewDecoder(strings.NewReader(s))
+		if err := dec.Decode(&c); err != nil || dec.More() {
+			return nil, errors.New(`store: malformed input on stdin; want a JSON object {"ServerURL","Username","Secret"}`)
+		}
+	default:
+		if s == "" {
+			return nil, fmt.Errorf("%s: no server URL on stdin", action)
+		}
+		if strings.ContainsAny(s, "\r\n") {
+			return nil, credentials.NewErrCredentialsNotFound()
+		}
+	}
+	return []byte(s), nil
+}
+
+// oneLineError flattens an error message to one line.
+func oneLineError(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

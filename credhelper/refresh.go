@@ -1,0 +1,182 @@
+package credhelper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/docker/docker-credential-helpers/credentials"
+
+	"github.com/docker-credential-acr/docker-credential-acr/cache"
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+)
+
+// refreshToken answers with an ACR refresh token for t: from the cache while
+// it has more than the refresh margin left, else freshly fetched. Of many
+// processes missing the same entry at once, one fetches while the others
+// wait on the entry's lock and then read what it stored.
+func (h *Helper) refreshToken(ctx context.Context, t Target) (string, string, error) {
+	key := h.tokenKey(ctx, t)
+	st := h.tokenStore()
+	c := h.lookup(st, key)
+	if c.answer {
+		return c.result(t)
+	}
+	if st != nil {
+		unlock, err := st.LockKey(ctx, key)
+		if err != nil {
+			h.warnf("warning: %v; fetching without the cache lock", err)
+		} else {
+			defer unlock()
+			if c2 := h.lookup(st, key); c2.answer {
+				return c2.result(t)
+			} else if c2.have {
+				c = c2
+			}
+		}
+	}
+	tok, err := h.fetch(ctx, t)
+	if err != nil {
+		return h.fetchFailed(ctx, st, key, t, c, err)
+	}
+	h.save(ctx, st, key, cache.Entry{Registry: t.Host, Kind: string(tok.Identity.Kind),
+		Username: TokenUsername, Secret: tok.RefreshToken, ExpiresAt: tok.ExpiresAt})
+	return username(t), tok.RefreshToken, nil
+}
+
+// cached is what the cache says about a key.
+type cached struct {
+	entry  cache.Entry
+	have   bool // an entry exists
+	answer bool // it answers the call by itself (fresh token or remembered failure)
+}
+
+func (c cached) result(t Target) (string, string, error) {
+	if c.entry.Negative != "" {
+		return "", "", &notFoundError{msg: c.entry.Negative + " (remembered)"}
+	}
+	return username(t), c.entry.Secret, nil
+}
+
+func (h *Helper) tokenStore() *cache.Store {
+	st, err := h.store(tokensFile)
+	if err != nil {
+		h.warnf("warning: working without the token cache: %v", err)
+		return nil
+	}
+	return st
+}
+
+func (h *Helper) lookup(st *cache.Store, key string) cached {
+	if st == nil {
+		return cached{}
+	}
+	e, ok, err := st.Get(key)
+	if err != nil {
+		h.warnf("warning: token cache not read: %v", err)
+		return cached{}
+	}
+	if !ok {
+		return cached{}
+	}
+	now := h.now()
+	if e.Negative != "" {
+		return cached{entry: e, answer: !e.Expired(now)}
+	}
+	if e.Secret == "" || e.Expired(now) {
+		return cached{}
+	}
+	return cached{entry: e, have: true, answer: e.FreshFor(now, h.refreshMargin(e.Secret))}
+}
+
+// fetch gets a new refresh token through the identities for t.
+func (h *Helper) fetch(ctx context.Context, t Target) (token.Token, error) {
+	ids, skipped := h.identities(ctx, t, true)
+	if len(ids) == 0 {
+		return token.Token{}, &token.UnavailableError{Tried: skipped}
+	}
+	f := *h.fetcher
+	f.Audience = h.audience(t)
+	tok, err := f.Fetch(ctx, t.Host, ids)
+	var ue *token.UnavailableError
+	if errors.As(err, &ue) {
+		ue.Tried = append(skipped, ue.Tried...)
+	}
+	return tok, err
+}
+
+// fetchFailed turns a failed fetch into the answer: "not found" when no
+// identity exists (remembered briefly), the still-valid cached token when a
+// refresh failed, and otherwise the error.
+func (h *Helper) fetchFailed(ctx context.Context, st *cache.Store, key string, t Target, c cached, err error) (string, string, error) {
+	var ue *token.UnavailableError
+	if errors.As(err, &ue) {
+		msg := fmt.Sprintf("no Azure identity for %s: tried %s", t.Host, joinTried(ue.Tried))
+		h.save(ctx, st, key, cache.Entry{Registry: t.Host, Negative: msg, ExpiresAt: h.now().Add(negativeTTL)})
+		return "", "", &notFoundError{msg: msg}
+	}
+	if c.have && !c.entry.Expired(h.now()) {
+		h.warnf("warning: %s: refreshing the token failed (%v); using the cached one, valid until %s",
+			t.Host, err, c.entry.ExpiresAt.Format(time.RFC3339))
+		return username(t), c.entry.Secret, nil
+	}
+	return "", "", fmt.Errorf("%s: %w", t.Host, err)
+}
+
+func (h *Helper) save(ctx context.Context, st *cache.Store, key string, e cache.Entry) {
+	if st == nil {
+		return
+	}
+	err := st.Update(ctx, func(m map[string]cache.Entry) error {
+		m[key] = e
+		now := h.now()
+		for k, old := range m {
+			if old.Expired(now) {
+				delete(m, k)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		h.warnf("warning: token not cached: %v", err)
+	}
+}
+
+// notFoundError is "credentials not found" for the protocol, with the reason
+// kept for stderr.
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string { return credentials.NewErrCredentialsNotFound().Error() }
+
+// NotFound marks the error as the protocol's not-found error.
+func (e *notFoundError) NotFound() {}
+
+// Reason is the explanation for people.
+func (e *notFoundError) Reason() string { return e.msg }
+
+func (h *Helper) cachedProbe(key string) (bool, bool) {
+	st, err := h.store(tokensFile)
+	if err != nil {
+		return false, false
+	}
+	e, ok, err := st.Get(cache.Key(key))
+	if err != nil || !ok || e.Expired(h.now()) {
+		return false, false
+	}
+	return e.Negative == "", true
+}
+
+func (h *Helper) rememberProbe(key string, ok bool, ttl time.Duration) {
+	st, err := h.store(tokensFile)
+	if err != nil {
+		return
+	}
+	e := cache.Entry{Registry: "", Kind: "probe", ExpiresAt: h.now().Add(ttl)}
+	if !ok {
+		e.Negative = "unreachable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	h.save(ctx, st, cache.Key(key), e)
+}
