@@ -161,7 +161,7 @@ func newAADError(id Identity, err error) *AADError {
 	if !errors.As(err, &af) {
 		return &AADError{Identity: id, Detail: firstLine(err), Unavailable: unavailableKind(id.Kind, err)}
 	}
-	e := &AADError{Identity: id, Detail: "authentication failed"}
+	e := &AADError{Identity: id, Detail: firstLine(err)}
 	if af.RawResponse != nil {
 		e.StatusCode = af.RawResponse.StatusCode
 		e.Detail = aadResponseDetail(af.RawResponse)
@@ -214,12 +214,8 @@ func aadResponseDetail(resp *http.Response) string {
 	return s
 }
 
-// firstLine is the first line of an error, shortened and with anything that
-// looks like a token removed.
+// firstLine is an error flattened to one line, shortened and with anything
+// that looks like a token removed.
 func firstLine(err error) string {
-	s := err.Error()
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		s = s[:i]
-	}
-	return oneLine(s, 300)
+	return oneLine(err.Error(), 300)
 }

@@ -80,9 +80,11 @@ func (id Identity) Credential(o CredentialOptions) (azcore.TokenCredential, erro
 			TryTimeout:    20 * time.Second,
 		},
 	}
-	// Instance discovery is a round trip to learn what we already know for
-	// the Azure clouds; it stays on for a custom authority.
-	noDiscovery := id.Cloud.knownAuthority()
+	// Instance discovery is a round trip (to the public cloud, whatever the
+	// authority) to learn what we already know for the Azure clouds; for a
+	// custom authority it fails offline. MSAL still checks the authority's
+	// OpenID metadata, whose issuer must match the authority host.
+	const noDiscovery = true
 	switch id.Kind {
 	case KindEnvironment:
 		return azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{
@@ -105,12 +107,12 @@ func (id Identity) Credential(o CredentialOptions) (azcore.TokenCredential, erro
 	case KindAzd:
 		return azidentity.NewAzureDeveloperCLICredential(&azidentity.AzureDeveloperCLICredentialOptions{TenantID: id.TenantID})
 	case KindServicePrincipal:
-		return id.servicePrincipal(co, noDiscovery, getenv)
+		return id.servicePrincipal(co, getenv)
 	}
 	return nil, fmt.Errorf("identity kind %q does not use Azure AD", id.Kind)
 }
 
-func (id Identity) servicePrincipal(co azcore.ClientOptions, noDiscovery bool, getenv func(string) string) (azcore.TokenCredential, error) {
+func (id Identity) servicePrincipal(co azcore.ClientOptions, getenv func(string) string) (azcore.TokenCredential, error) {
 	switch {
 	case id.ClientCertificateFile != "":
 		data, err := os.ReadFile(id.ClientCertificateFile)
@@ -122,14 +124,14 @@ func (id Identity) servicePrincipal(co azcore.ClientOptions, noDiscovery bool, g
 			return nil, fmt.Errorf("service principal certificate %s: %w", id.ClientCertificateFile, err)
 		}
 		return azidentity.NewClientCertificateCredential(id.TenantID, id.ClientID, certs, key,
-			&azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: noDiscovery})
+			&azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: true})
 	case id.ClientSecretFile != "" || id.ClientSecretEnv != "":
 		secret, err := ReadSecret(id.ClientSecretFile, id.ClientSecretEnv, getenv)
 		if err != nil {
 			return nil, fmt.Errorf("service principal secret: %w", err)
 		}
 		return azidentity.NewClientSecretCredential(id.TenantID, id.ClientID, secret,
-			&azidentity.ClientSecretCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: noDiscovery})
+			&azidentity.ClientSecretCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: true})
 	}
 	return nil, errors.New("service principal has neither a secret nor a certificate")
 }
