@@ -35,7 +35,7 @@ type Config struct {
 	// Defaults apply to every registry that does not say otherwise.
 	Defaults Defaults `json:"defaults,omitempty"`
 
-	path string            // where it was read from, for messages
+	path  string            // where it was read from, for messages
 	hosts map[string]string // normalised host -> key in Registries
 }
 

@@ -112,7 +112,9 @@ func TestFetchTenantFromClaims(t *testing.T) {
 
 type exchangerFunc func(context.Context, ExchangeRequest) (string, error)
 
-func (f exchangerFunc) Exchange(ctx context.Context, r ExchangeRequest) (string, error) { return f(ctx, r) }
+func (f exchangerFunc) Exchange(ctx context.Context, r ExchangeRequest) (string, error) {
+	return f(ctx, r)
+}
 
 func TestFetchChain(t *testing.T) {
 	t.Parallel()

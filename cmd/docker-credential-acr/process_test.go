@@ -173,6 +173,7 @@ func getCreds(t *testing.T, env []string, host string) (string, string) {
 }
 
 func TestColdThenWarm(t *testing.T) {
+	t.Parallel()
 	a := newAzure(t)
 	env := a.env(t)
 	user, secret := getCreds(t, env, a.host())
@@ -191,6 +192,7 @@ func TestColdThenWarm(t *testing.T) {
 }
 
 func TestConcurrentColdGetsExchangeOnce(t *testing.T) {
+	t.Parallel()
 	a := newAzure(t)
 	a.delay = 200 * time.Millisecond // hold the first fetch open while the others pile up
 	env := a.env(t)
@@ -209,21 +211,28 @@ func TestConcurrentColdGetsExchangeOnce(t *testing.T) {
 }
 
 func TestTokenInsideMarginIsReplacedAndExpiredNeverServed(t *testing.T) {
+	t.Parallel()
 	a := newAzure(t)
-	a.lifetime.Store(4) // margin becomes half of it: 2 s
+	// Tokens live 10 s and the margin is 4 s (the configured margin, being
+	// less than half the lifetime); whole seconds, as JWT times are.
+	a.lifetime.Store(10)
 	env := a.env(t)
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(
+		`{"registries":{%q:{"customHost":true}},"defaults":{"refreshMargin":"4s"}}`, a.host())), 0o600))
+	env = append(env, "DOCKER_CREDENTIAL_ACR_CONFIG="+cfg)
 	_, first := getCreds(t, env, a.host())
 	_, same := getCreds(t, env, a.host())
 	assert.Equal(t, first, same)
 	assert.Equal(t, int32(1), a.exchange.Load())
 
-	time.Sleep(2100 * time.Millisecond) // now inside the refresh margin, not expired
+	time.Sleep(6100 * time.Millisecond) // now inside the refresh margin, not expired
 	_, second := getCreds(t, env, a.host())
 	assert.NotEqual(t, first, second, "a token inside the margin is replaced")
 	assert.Equal(t, int32(2), a.exchange.Load())
 
 	// Inside the margin and the refresh fails: the still-valid token is served, with a warning.
-	time.Sleep(2100 * time.Millisecond)
+	time.Sleep(6100 * time.Millisecond)
 	a.fail.Store(true)
 	r := run(t, env, a.host(), "get")
 	require.Equal(t, 0, r.code, r.stdout)
@@ -232,7 +241,7 @@ func TestTokenInsideMarginIsReplacedAndExpiredNeverServed(t *testing.T) {
 	assert.NotContains(t, r.stderr, second)
 
 	// Expired and the refresh fails: an error, never the expired token.
-	time.Sleep(2100 * time.Millisecond)
+	time.Sleep(4 * time.Second)
 	r = run(t, env, a.host(), "get")
 	assert.Equal(t, 1, r.code)
 	assert.NotContains(t, r.stdout, second)
@@ -241,6 +250,7 @@ func TestTokenInsideMarginIsReplacedAndExpiredNeverServed(t *testing.T) {
 }
 
 func TestSecretsStayOutOfOutput(t *testing.T) {
+	t.Parallel()
 	a := newAzure(t)
 	a.fail.Store(true)
 	env := a.env(t)
