@@ -263,56 +263,93 @@ func (h *Helper) List() (map[string]string, error) {
 // configured identity, then the default Azure identity chain. Anything that
 // is not an ACR host gets credentials.NewErrCredentialsNotFound at once.
 func (h *Helper) Get(serverURL string) (string, string, error) {
-	host, err := NormalizeServerURL(serverURL)
-	if err != nil {
-		return "", "", credentials.NewErrCredentialsNotFound()
-	}
-	t, ok, err := h.target(host)
-	if err != nil {
-		return "", "", err
-	}
-	if !ok {
-		return "", "", credentials.NewErrCredentialsNotFound()
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
 	defer cancel()
+	c, err := h.Lookup(ctx, serverURL)
+	return c.Username, c.Secret, err
+}
+
+// Credentials are what the helper answers for a registry.
+type Credentials struct {
+	Username string
+	Secret   string
+	// ExpiresAt is when Secret stops working; zero when unknown or never.
+	ExpiresAt time.Time
+	// RefreshMargin is how long before ExpiresAt the helper replaces it.
+	RefreshMargin time.Duration
+	// Source says where the credentials came from, for people.
+	Source string
+}
+
+// Lookup is Get with a context and the whole answer. It returns an error
+// satisfying IsNotFound for anything that is not an ACR registry.
+func (h *Helper) Lookup(ctx context.Context, serverURL string) (Credentials, error) {
+	t, err := h.Target(serverURL)
+	if err != nil {
+		return Credentials{}, err
+	}
 	return h.Resolve(ctx, t)
 }
 
-// Resolve returns credentials for a recognised target.
-func (h *Helper) Resolve(ctx context.Context, t Target) (string, string, error) {
-	if u, s, ok := h.stored(t.Host); ok {
-		return u, s, nil
+// Target parses a server URL and recognises it as an ACR registry; other
+// hosts give an error satisfying IsNotFound.
+func (h *Helper) Target(serverURL string) (Target, error) {
+	host, err := NormalizeServerURL(serverURL)
+	if err != nil {
+		return Target{}, credentials.NewErrCredentialsNotFound()
 	}
-	if rc := t.Config; rc != nil && rc.Identity == token.KindBasic {
-		secret, err := token.ReadSecret(rc.PasswordFile, rc.PasswordEnv, h.getenv)
-		if rc.Password != "" {
-			secret, err = rc.Password, nil
+	t, ok, err := h.target(host)
+	if err != nil {
+		return Target{}, err
+	}
+	if !ok {
+		return Target{}, credentials.NewErrCredentialsNotFound()
+	}
+	return t, nil
+}
+
+// IsNotFound reports whether err means "no credentials for this host".
+func IsNotFound(err error) bool {
+	var nf *notFoundError
+	return credentials.IsErrCredentialsNotFound(err) || errors.As(err, &nf)
+}
+
+// Resolve returns credentials for a recognised target.
+func (h *Helper) Resolve(ctx context.Context, t Target) (Credentials, error) {
+	if t.Identity == nil {
+		if c, ok := h.stored(t.Host); ok {
+			return c, nil
 		}
-		if err != nil {
-			return "", "", fmt.Errorf("%s: basic credentials: %w", t.Host, err)
+		if rc := t.Config; rc != nil && rc.Identity == token.KindBasic {
+			secret, err := token.ReadSecret(rc.PasswordFile, rc.PasswordEnv, h.getenv)
+			if rc.Password != "" {
+				secret, err = rc.Password, nil
+			}
+			if err != nil {
+				return Credentials{}, fmt.Errorf("%s: basic credentials: %w", t.Host, err)
+			}
+			return Credentials{Username: rc.Username, Secret: secret, Source: "configured username and password"}, nil
 		}
-		return rc.Username, secret, nil
 	}
 	return h.refreshToken(ctx, t)
 }
 
 // stored returns credentials kept by `store`, unless they have expired.
-func (h *Helper) stored(host string) (string, string, bool) {
+func (h *Helper) stored(host string) (Credentials, bool) {
 	st, err := h.store(credentialsFile)
 	if err != nil {
 		h.warnf("warning: stored credentials not read: %v", err)
-		return "", "", false
+		return Credentials{}, false
 	}
 	e, ok, err := st.Get(cache.Key("credentials", host))
 	if err != nil {
 		h.warnf("warning: stored credentials not read: %v", err)
-		return "", "", false
+		return Credentials{}, false
 	}
 	if !ok || e.Expired(h.now()) || e.Secret == "" {
-		return "", "", false
+		return Credentials{}, false
 	}
-	return e.Username, e.Secret, true
+	return Credentials{Username: e.Username, Secret: e.Secret, ExpiresAt: e.ExpiresAt, Source: "stored with docker login"}, true
 }
 
 // username is the username answered with an ACR refresh token.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -30,28 +31,72 @@ Credential-helper protocol (used by docker, crane, skopeo, ...):
   version    print the version
 `
 
+// IO is what a subcommand runs with.
+type IO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Options        Options
+}
+
+// command is a subcommand beyond the credential-helper protocol.
+type command struct {
+	summary string
+	run     func(args []string, io IO) int
+}
+
+// commands are registered by the files that implement them.
+var commands = map[string]command{}
+
 // Main runs the helper with the given arguments (without the program name)
 // and streams, and returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, o Options) int {
 	if o.Stderr == nil {
 		o.Stderr = stderr
 	}
-	if len(args) != 1 {
-		fmt.Fprint(stderr, usage)
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText())
 		return 2
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usageText())
 		return 0
 	case "-v", "--version", "version":
 		fmt.Fprintf(stdout, "docker-credential-acr %s\n", Version)
 		return 0
 	case credentials.ActionGet, credentials.ActionStore, credentials.ActionErase, credentials.ActionList:
+		if len(args) != 1 {
+			fmt.Fprintf(stderr, "docker-credential-acr: %s takes no arguments\n", args[0])
+			return 2
+		}
 		return protocol(args[0], stdin, stdout, stderr, New(o))
 	}
-	fmt.Fprintf(stderr, "docker-credential-acr: unknown command %q\n%s", args[0], usage)
+	if c, ok := commands[args[0]]; ok {
+		return c.run(args[1:], IO{Stdin: stdin, Stdout: stdout, Stderr: stderr, Options: o})
+	}
+	fmt.Fprintf(stderr, "docker-credential-acr: unknown command %q\n%s", args[0], usageText())
 	return 2
+}
+
+func usageText() string {
+	var b strings.Builder
+	b.WriteString(usage)
+	if len(commands) > 0 {
+		b.WriteString("\nOther commands:\n")
+		for _, name := range sortedCommandNames() {
+			fmt.Fprintf(&b, "  %-10s %s\n", name, commands[name].summary)
+		}
+	}
+	return b.String()
+}
+
+func sortedCommandNames() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // protocol runs one credential-helper action. As the protocol requires,

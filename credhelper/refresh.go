@@ -16,12 +16,12 @@ import (
 // it has more than the refresh margin left, else freshly fetched. Of many
 // processes missing the same entry at once, one fetches while the others
 // wait on the entry's lock and then read what it stored.
-func (h *Helper) refreshToken(ctx context.Context, t Target) (string, string, error) {
+func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error) {
 	key := h.tokenKey(ctx, t)
 	st := h.tokenStore()
 	c := h.lookup(st, key)
 	if c.answer {
-		return c.result(t)
+		return h.result(t, c)
 	}
 	if st != nil {
 		unlock, err := st.LockKey(ctx, key)
@@ -30,7 +30,7 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (string, string, er
 		} else {
 			defer unlock()
 			if c2 := h.lookup(st, key); c2.answer {
-				return c2.result(t)
+				return h.result(t, c2)
 			} else if c2.have {
 				c = c2
 			}
@@ -40,9 +40,10 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (string, string, er
 	if err != nil {
 		return h.fetchFailed(ctx, st, key, t, c, err)
 	}
-	h.save(ctx, st, key, cache.Entry{Registry: t.Host, Kind: string(tok.Identity.Kind),
-		Username: TokenUsername, Secret: tok.RefreshToken, ExpiresAt: tok.ExpiresAt})
-	return username(t), tok.RefreshToken, nil
+	e := cache.Entry{Registry: t.Host, Kind: string(tok.Identity.Kind),
+		Username: TokenUsername, Secret: tok.RefreshToken, ExpiresAt: tok.ExpiresAt}
+	h.save(ctx, st, key, e)
+	return h.tokenCredentials(t, e), nil
 }
 
 // cached is what the cache says about a key.
@@ -52,11 +53,17 @@ type cached struct {
 	answer bool // it answers the call by itself (fresh token or remembered failure)
 }
 
-func (c cached) result(t Target) (string, string, error) {
+func (h *Helper) result(t Target, c cached) (Credentials, error) {
 	if c.entry.Negative != "" {
-		return "", "", &notFoundError{msg: c.entry.Negative + " (remembered)"}
+		return Credentials{}, &notFoundError{msg: c.entry.Negative + " (remembered)"}
 	}
-	return username(t), c.entry.Secret, nil
+	return h.tokenCredentials(t, c.entry), nil
+}
+
+// tokenCredentials is the answer for a cached or fresh refresh token.
+func (h *Helper) tokenCredentials(t Target, e cache.Entry) Credentials {
+	return Credentials{Username: username(t), Secret: e.Secret, ExpiresAt: e.ExpiresAt,
+		RefreshMargin: h.refreshMargin(e.Secret), Source: token.Kind(e.Kind).Describe()}
 }
 
 func (h *Helper) tokenStore() *cache.Store {
@@ -109,19 +116,19 @@ func (h *Helper) fetch(ctx context.Context, t Target) (token.Token, error) {
 // fetchFailed turns a failed fetch into the answer: "not found" when no
 // identity exists (remembered briefly), the still-valid cached token when a
 // refresh failed, and otherwise the error.
-func (h *Helper) fetchFailed(ctx context.Context, st *cache.Store, key string, t Target, c cached, err error) (string, string, error) {
+func (h *Helper) fetchFailed(ctx context.Context, st *cache.Store, key string, t Target, c cached, err error) (Credentials, error) {
 	var ue *token.UnavailableError
 	if errors.As(err, &ue) {
 		msg := fmt.Sprintf("no Azure identity for %s: tried %s", t.Host, joinTried(ue.Tried))
 		h.save(ctx, st, key, cache.Entry{Registry: t.Host, Negative: msg, ExpiresAt: h.now().Add(negativeTTL)})
-		return "", "", &notFoundError{msg: msg}
+		return Credentials{}, &notFoundError{msg: msg}
 	}
 	if c.have && !c.entry.Expired(h.now()) {
 		h.warnf("warning: %s: refreshing the token failed (%v); using the cached one, valid until %s",
 			t.Host, err, c.entry.ExpiresAt.Format(time.RFC3339))
-		return username(t), c.entry.Secret, nil
+		return h.tokenCredentials(t, c.entry), nil
 	}
-	return "", "", fmt.Errorf("%s: %w", t.Host, err)
+	return Credentials{}, fmt.Errorf("%s: %w", t.Host, err)
 }
 
 func (h *Helper) save(ctx context.Context, st *cache.Store, key string, e cache.Entry) {

@@ -22,6 +22,9 @@ type Target struct {
 	Cloud token.Cloud
 	// Config is the registry's configuration, nil if it has none.
 	Config *RegistryConfig
+	// Identity, if set, is the only identity used, instead of stored
+	// credentials, the configuration and the chain (the kubelet passes one).
+	Identity *token.Identity
 }
 
 // target recognises host as an ACR login server by name or by configuration.
@@ -76,6 +79,9 @@ func (h *Helper) cloudFor(t Target) (token.Cloud, error) {
 // kinds whose preconditions hold, so nothing unconfigured is probed.
 // skipped explains the kinds left out.
 func (h *Helper) identities(ctx context.Context, t Target, probe bool) (ids []token.Identity, skipped []string) {
+	if t.Identity != nil {
+		return []token.Identity{*t.Identity}, nil
+	}
 	rc := t.Config
 	if rc != nil && rc.Identity != token.KindDefault {
 		id := token.Identity{Kind: rc.Identity, Cloud: t.Cloud, TenantID: rc.TenantID, ClientID: rc.ClientID,

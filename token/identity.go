@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -27,6 +28,11 @@ type Identity struct {
 	ClientSecretEnv       string
 	ClientCertificateFile string
 	TokenFile             string // workload identity federated token file
+
+	// Assertion, for a workload identity, supplies the federated token
+	// directly (the kubelet passes the pod's service-account token) instead
+	// of TokenFile. It is not part of CacheID.
+	Assertion func(context.Context) (string, error)
 }
 
 // CacheID is a stable description of the identity for cache keys: kind,
@@ -90,6 +96,10 @@ func (id Identity) Credential(o CredentialOptions) (azcore.TokenCredential, erro
 		return azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{
 			ClientOptions: co, DisableInstanceDiscovery: noDiscovery})
 	case KindWorkloadIdentity:
+		if id.Assertion != nil {
+			return azidentity.NewClientAssertionCredential(id.TenantID, id.ClientID, id.Assertion,
+				&azidentity.ClientAssertionCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: noDiscovery})
+		}
 		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
 			ClientOptions: co, DisableInstanceDiscovery: noDiscovery,
 			TenantID: id.TenantID, ClientID: id.ClientID, TokenFilePath: id.TokenFile})
