@@ -97,18 +97,49 @@ type RegistryConfig struct {
 // Duration is a time.Duration written as a string such as "30s" in JSON.
 type Duration time.Duration
 
+type durationError struct{ msg string }
+
+func (e *durationError) Error() string { return e.msg }
+
 // UnmarshalJSON parses a Go duration string.
 func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return errors.New(`want a duration string such as "30s"`)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return fmt.Errorf("invalid duration %q", s)
+	v, err := parseDuration(b)
+	if err != nil {
+		return err
 	}
 	*d = Duration(v)
 	return nil
+}
+
+func parseDuration(b []byte) (time.Duration, error) {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return 0, &durationError{`want a duration string such as "30s"`}
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return 0, &durationError{fmt.Sprintf("invalid duration %q", s)}
+	}
+	return v, nil
+}
+
+// badDurationField finds which duration field of the defaults failed, for
+// the error message (encoding/json does not say for custom types).
+func badDurationField(b []byte) string {
+	var c struct {
+		Defaults map[string]json.RawMessage `json:"defaults"`
+	}
+	_ = json.Unmarshal(b, &c)
+	for _, f := range []string{"timeout", "refreshMargin"} {
+		for k, v := range c.Defaults {
+			if strings.EqualFold(k, f) {
+				if _, err := parseDuration(v); err != nil {
+					return "defaults." + f
+				}
+			}
+		}
+	}
+	return "defaults"
 }
 
 // MarshalJSON writes the duration as a string.
@@ -152,9 +183,9 @@ func ParseConfig(path string, b []byte) (*Config, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {
-		return nil, fmt.Errorf("config %s: %s", path, describeJSONError(err))
+		return nil, fmt.Errorf("config %s: %s", path, describeJSONError(err, b))
 	}
-	if dec.More() {
+	if !atEOF(dec) {
 		return nil, fmt.Errorf("config %s: unexpected data after the JSON object", path)
 	}
 	if err := c.validate(); err != nil {
@@ -165,7 +196,7 @@ func ParseConfig(path string, b []byte) (*Config, error) {
 
 // describeJSONError turns a decoding error into a message that names the
 // field, never the value (a value may be a password).
-func describeJSONError(err error) string {
+func describeJSONError(err error, b []byte) string {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {
@@ -175,8 +206,8 @@ func describeJSONError(err error) string {
 		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
-	case strings.Contains(err.Error(), "duration"):
-		return err.Error()
+	case errors.As(err, new(*durationError)):
+		return fmt.Sprintf("field %q: %v", badDurationField(b), err)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "empty or truncated JSON"
 	}
@@ -202,14 +233,14 @@ func (c *Config) validate() error {
 		}
 		host, err := registryKey(key, r.CustomHost)
 		if err != nil {
-			return fmt.Errorf("registry %q: %w", key, err)
+			return fmt.Errorf("registry %q: %w", redactURL(key), err)
 		}
 		if prev, dup := c.hosts[host]; dup {
-			return fmt.Errorf("registries %q and %q name the same host", prev, key)
+			return fmt.Errorf("registries %q and %q name the same host", redactURL(prev), redactURL(key))
 		}
 		c.hosts[host] = key
 		if err := r.validate(); err != nil {
-			return fmt.Errorf("registry %q: %w", key, err)
+			return fmt.Errorf("registry %q: %w", redactURL(key), err)
 		}
 	}
 	return nil
@@ -224,7 +255,7 @@ func registryKey(key string, custom bool) (string, error) {
 	}
 	host, err := NormalizeServerURL(key)
 	if err != nil {
-		return "", errors.New("not a registry host name")
+		return "", errors.New("not a registry host name (userinfo, paths and queries are not allowed)")
 	}
 	if _, ok := ACRCloud(host); !ok && !custom {
 		return "", errors.New(`not an Azure Container Registry host name; set "customHost": true to declare it one`)
@@ -294,6 +325,18 @@ func validateAudience(a string) error {
 		return nil
 	}
 	return fmt.Errorf("want auto, acr or arm, not %q", a)
+}
+
+// redactURL removes userinfo from a URL-like string for messages.
+func redactURL(s string) string {
+	if at := strings.LastIndex(s, "@"); at >= 0 {
+		start := strings.Index(s, "://")
+		if start < 0 || start > at {
+			start = -3
+		}
+		return s[:start+3] + "[redacted]" + s[at:]
+	}
+	return s
 }
 
 func count(bs ...bool) int {

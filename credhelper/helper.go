@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -56,6 +57,10 @@ type Options struct {
 	Fetcher *token.Fetcher
 	// ProbeIMDS replaces the managed identity endpoint probe.
 	ProbeIMDS func(context.Context) bool
+	// Logger receives warnings and debug records; nil builds one from
+	// DOCKER_CREDENTIAL_ACR_LOG_LEVEL and DOCKER_CREDENTIAL_ACR_LOG_FILE
+	// that writes to Stderr.
+	Logger *slog.Logger
 }
 
 // Helper implements the Docker credential helper protocol
@@ -67,6 +72,7 @@ type Helper struct {
 	fetcher   *token.Fetcher
 	lookPath  func(string) (string, error)
 	probeIMDS func(context.Context) bool
+	log       *slog.Logger
 
 	cfgOnce sync.Once
 	cfg     *Config
@@ -90,10 +96,19 @@ func New(o Options) *Helper {
 	if h.fetcher == nil {
 		h.fetcher = &token.Fetcher{}
 	}
+	if h.fetcher.CredentialOptions.Getenv == nil {
+		f := *h.fetcher
+		f.CredentialOptions.Getenv = h.getenv
+		h.fetcher = &f
+	}
 	if h.probeIMDS == nil {
 		h.probeIMDS = func(ctx context.Context) bool { return dialProbe(ctx, imdsAddr, imdsProbeTimeout) }
 	}
 	h.lookPath = lookPathEnv(h.getenv)
+	h.log = o.Logger
+	if h.log == nil {
+		h.log = newLogger(h.getenv, h.stderr)
+	}
 	return h
 }
 
@@ -112,13 +127,13 @@ func (h *Helper) config() (*Config, error) {
 func (h *Helper) warnInlinePasswords() {
 	for key, r := range h.cfg.Registries {
 		if r.Password != "" {
-			h.warnf("warning: config %s: registry %q has an inline password; prefer passwordFile or passwordEnv", h.cfg.path, key)
+			h.warnf("config %s: registry %q has an inline password; prefer passwordFile or passwordEnv", h.cfg.path, key)
 		}
 	}
 }
 
 func (h *Helper) warnf(format string, args ...any) {
-	fmt.Fprintf(h.stderr, "docker-credential-acr: "+format+"\n", args...)
+	h.log.Warn(fmt.Sprintf(format, args...))
 }
 
 // CacheDir is where tokens and stored credentials live:
@@ -338,12 +353,12 @@ func (h *Helper) Resolve(ctx context.Context, t Target) (Credentials, error) {
 func (h *Helper) stored(host string) (Credentials, bool) {
 	st, err := h.store(credentialsFile)
 	if err != nil {
-		h.warnf("warning: stored credentials not read: %v", err)
+		h.warnf("stored credentials not read: %v", err)
 		return Credentials{}, false
 	}
 	e, ok, err := st.Get(cache.Key("credentials", host))
 	if err != nil {
-		h.warnf("warning: stored credentials not read: %v", err)
+		h.warnf("stored credentials not read: %v", err)
 		return Credentials{}, false
 	}
 	if !ok || e.Expired(h.now()) || e.Secret == "" {

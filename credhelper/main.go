@@ -111,7 +111,15 @@ func protocol(action string, stdin io.Reader, stdout, stderr io.Writer, h *Helpe
 		}
 	}
 	var out bytes.Buffer
-	err := credentials.HandleCommand(h, action, bytes.NewReader(in), &out)
+	var err error
+	if action == credentials.ActionStore {
+		var c *credentials.Credentials
+		if c, err = decodeStore(string(in)); err == nil {
+			err = h.Add(c)
+		}
+	} else {
+		err = credentials.HandleCommand(h, action, bytes.NewReader(in), &out)
+	}
 	if err != nil {
 		var nf *notFoundError
 		if errors.As(err, &nf) {
@@ -140,10 +148,8 @@ func readInput(action string, r io.Reader) ([]byte, error) {
 	s := strings.TrimSpace(string(b))
 	switch action {
 	case credentials.ActionStore:
-		var c credentials.Credentials
-		dec := json.NewDecoder(strings.NewReader(s))
-		if err := dec.Decode(&c); err != nil || dec.More() {
-			return nil, errors.New(`store: malformed input on stdin; want a JSON object {"ServerURL","Username","Secret"}`)
+		if _, err := decodeStore(s); err != nil {
+			return nil, err
 		}
 	default:
 		if s == "" {
@@ -154,6 +160,28 @@ func readInput(action string, r io.Reader) ([]byte, error) {
 		}
 	}
 	return []byte(s), nil
+}
+
+// decodeStore parses the store action's input: exactly one JSON object.
+func decodeStore(s string) (*credentials.Credentials, error) {
+	var c credentials.Credentials
+	dec := json.NewDecoder(strings.NewReader(s))
+	if err := dec.Decode(&c); err != nil || !atEOF(dec) {
+		return nil, errors.New(`store: malformed input on stdin; want a JSON object {"ServerURL","Username","Secret"}`)
+	}
+	switch {
+	case c.ServerURL == "":
+		return nil, credentials.NewErrCredentialsMissingServerURL()
+	case c.Username == "":
+		return nil, credentials.NewErrCredentialsMissingUsername()
+	}
+	return &c, nil
+}
+
+// atEOF reports whether a decoder has nothing but white space left.
+func atEOF(dec *json.Decoder) bool {
+	_, err := dec.Token()
+	return err == io.EOF
 }
 
 // oneLineError flattens an error message to one line.

@@ -21,12 +21,14 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error
 	st := h.tokenStore()
 	c := h.lookup(st, key)
 	if c.answer {
+		h.log.Debug("token cache hit", "registry", t.Host, "expires", c.entry.ExpiresAt)
 		return h.result(t, c)
 	}
+	h.log.Debug("token cache miss", "registry", t.Host, "stale", c.have)
 	if st != nil {
 		unlock, err := st.LockKey(ctx, key)
 		if err != nil {
-			h.warnf("warning: %v; fetching without the cache lock", err)
+			h.warnf("%v; fetching without the cache lock", err)
 		} else {
 			defer unlock()
 			if c2 := h.lookup(st, key); c2.answer {
@@ -36,7 +38,9 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error
 			}
 		}
 	}
+	start := time.Now()
 	tok, err := h.fetch(ctx, t)
+	h.log.Debug("token fetch", "registry", t.Host, "took", time.Since(start), "ok", err == nil)
 	if err != nil {
 		return h.fetchFailed(ctx, st, key, t, c, err)
 	}
@@ -69,7 +73,7 @@ func (h *Helper) tokenCredentials(t Target, e cache.Entry) Credentials {
 func (h *Helper) tokenStore() *cache.Store {
 	st, err := h.store(tokensFile)
 	if err != nil {
-		h.warnf("warning: working without the token cache: %v", err)
+		h.warnf("working without the token cache: %v", err)
 		return nil
 	}
 	return st
@@ -81,7 +85,7 @@ func (h *Helper) lookup(st *cache.Store, key string) cached {
 	}
 	e, ok, err := st.Get(key)
 	if err != nil {
-		h.warnf("warning: token cache not read: %v", err)
+		h.warnf("token cache not read: %v", err)
 		return cached{}
 	}
 	if !ok {
@@ -124,7 +128,7 @@ func (h *Helper) fetchFailed(ctx context.Context, st *cache.Store, key string, t
 		return Credentials{}, &notFoundError{msg: msg}
 	}
 	if c.have && !c.entry.Expired(h.now()) {
-		h.warnf("warning: %s: refreshing the token failed (%v); using the cached one, valid until %s",
+		h.warnf("%s: refreshing the token failed (%v); using the cached one, valid until %s",
 			t.Host, err, c.entry.ExpiresAt.Format(time.RFC3339))
 		return h.tokenCredentials(t, c.entry), nil
 	}
@@ -146,7 +150,7 @@ func (h *Helper) save(ctx context.Context, st *cache.Store, key string, e cache.
 		return nil
 	})
 	if err != nil {
-		h.warnf("warning: token not cached: %v", err)
+		h.warnf("token not cached: %v", err)
 	}
 }
 

@@ -1,7 +1,7 @@
 package token
 
 import (
-	"fmt"
+	"errors"
 	"net/url"
 	"strings"
 )
@@ -83,7 +83,7 @@ func CloudByName(name string) (Cloud, bool) {
 func (c Cloud) WithAuthorityHost(host string) (Cloud, error) {
 	u, err := url.Parse(host)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
-		return c, fmt.Errorf("authority host %q must be an https URL", host)
+		return c, errors.New("the authority host must be an https URL without userinfo")
 	}
 	if !strings.HasSuffix(host, "/") {
 		host += "/"
