@@ -40,6 +40,7 @@ func readers(t *testing.T, s *Store, n int) (stop func()) {
 					return
 				}
 				last = len(all)
+				time.Sleep(time.Millisecond)
 			}
 		})
 	}
@@ -48,9 +49,9 @@ func readers(t *testing.T, s *Store, n int) (stop func()) {
 
 func TestConcurrentGoroutines(t *testing.T) {
 	t.Parallel()
-	const workers, each = 32, 16
+	const workers, each = 32, 8
 	s := newStore(t, WithLockTimeout(time.Minute))
-	stop := readers(t, s, 4)
+	stop := readers(t, s, 2)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
@@ -82,7 +83,7 @@ func TestConcurrentGoroutines(t *testing.T) {
 
 func TestConcurrentProcesses(t *testing.T) {
 	t.Parallel()
-	const procs, each = 16, 16
+	const procs, each = 16, 8
 	s := newStore(t)
 	stop := readers(t, s, 2)
 	var wg sync.WaitGroup
@@ -122,18 +123,28 @@ func TestCrashSafety(t *testing.T) {
 			id := fmt.Sprintf("r%dw%d", r, w)
 			cmd, out, _ := helper(t, "crash", dir, id, 0)
 			wg.Go(func() {
-				killed := make(chan struct{})
+				// Kill at a random moment once the helper is in its loop
+				// (the first ack), not while it is still starting up.
+				first, scanned := make(chan struct{}), make(chan struct{})
 				go func() {
-					defer close(killed)
-					time.Sleep(time.Duration(50+rand.IntN(350)) * time.Millisecond)
-					_ = cmd.Process.Signal(syscall.SIGKILL)
+					defer close(scanned)
+					for n := 0; out.Scan(); n++ { // until the pipe closes with the process
+						mu.Lock()
+						acked[id+"-"+out.Text()] = true
+						mu.Unlock()
+						if n == 0 {
+							close(first)
+						}
+					}
 				}()
-				for out.Scan() { // until the pipe closes with the process
-					mu.Lock()
-					acked[id+"-"+out.Text()] = true
-					mu.Unlock()
+				select {
+				case <-first:
+				case <-scanned:
+				case <-time.After(30 * time.Second):
 				}
-				<-killed
+				time.Sleep(time.Duration(rand.IntN(150_000)) * time.Microsecond)
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+				<-scanned
 				err := cmd.Wait()
 				assert.Error(t, err, "the helper must have been killed, not have failed early")
 			})

@@ -5,34 +5,30 @@ import "encoding/json"
 // formatVersion is the only file version this package reads and writes.
 const formatVersion = 1
 
-// rawFile is the file as read: entries stay undecoded until asked for, so
-// Get decodes only the entry it returns, and one bad entry spoils no other.
-type rawFile struct {
-	Version int                        `json:"version"`
-	Entries map[string]json.RawMessage `json:"entries"`
-}
-
+// file is the file as written.
 type file struct {
 	Version int              `json:"version"`
 	Entries map[string]Entry `json:"entries"`
 }
 
-// decodeRaw returns the undecoded entries of data, or nil if data is not a
-// version-1 file (empty, truncated, not JSON, wrong shape, other version).
-func decodeRaw(data []byte) map[string]json.RawMessage {
-	if len(data) == 0 {
+// lookup returns the raw value stored under key, or nil if data is not a
+// version-1 file (empty, truncated, not JSON, wrong shape, other version) or
+// has no such entry. With duplicate keys the last wins.
+func lookup(data []byte, key string) []byte {
+	var raw []byte
+	if len(data) == 0 || !scanFile(data, func(k, v []byte) {
+		if string(k) == key {
+			raw = v
+		}
+	}) {
 		return nil
 	}
-	var f rawFile
-	if json.Unmarshal(data, &f) != nil || f.Version != formatVersion {
-		return nil
-	}
-	return f.Entries
+	return raw
 }
 
 // decodeEntry decodes one entry; ok is false if raw is absent, null or not
 // an object of the right shape.
-func decodeEntry(raw json.RawMessage) (e Entry, ok bool) {
+func decodeEntry(raw []byte) (e Entry, ok bool) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return Entry{}, false
 	}
@@ -42,11 +38,15 @@ func decodeEntry(raw json.RawMessage) (e Entry, ok bool) {
 	return e, true
 }
 
-// decodeAll returns every entry of data that decodes; never nil.
+// decodeAll returns every entry of data that decodes; never nil. A file
+// that is not a valid version-1 file has none.
 func decodeAll(data []byte) map[string]Entry {
-	raw := decodeRaw(data)
-	entries := make(map[string]Entry, len(raw))
-	for k, v := range raw {
+	raws := map[string][]byte{}
+	if len(data) == 0 || !scanFile(data, func(k, v []byte) { raws[string(k)] = v }) {
+		return map[string]Entry{}
+	}
+	entries := make(map[string]Entry, len(raws))
+	for k, v := range raws {
 		if e, ok := decodeEntry(v); ok {
 			entries[k] = e
 		}

@@ -19,8 +19,25 @@ import (
 // lock could not be had before the lock timeout or the context ended.
 var ErrLockTimeout = errors.New("cache: timed out waiting for lock")
 
-// lockRetryDelay is how often a waiter tries the lock again.
-const lockRetryDelay = 2 * time.Millisecond
+// lockRetryDelay is how often a process waiting for a lock polls it. flock
+// cannot be waited on with a deadline, so waiters poll; goroutines of one
+// process queue on a channel instead (see inProcess), so at most one of them
+// polls at a time.
+const lockRetryDelay = 5 * time.Millisecond
+
+// inProcess holds one semaphore (a chan struct{} of capacity 1) per lock
+// path, taken before the flock. Without it every waiting goroutine polls the
+// flock, and many of them starve the holder of CPU; with it the in-process
+// exclusion also does not depend on flock semantics between descriptors.
+var inProcess sync.Map
+
+func semaphore(path string) chan struct{} {
+	if c, ok := inProcess.Load(path); ok {
+		return c.(chan struct{})
+	}
+	c, _ := inProcess.LoadOrStore(path, make(chan struct{}, 1))
+	return c.(chan struct{})
+}
 
 // locksDir is the subdirectory of LockKey's lock files.
 const locksDir = "locks"
@@ -51,22 +68,39 @@ func (s *Store) LockKey(ctx context.Context, key string) (unlock func(), err err
 
 // lock takes an exclusive flock on path, creating it 0600 if needed.
 func (s *Store) lock(ctx context.Context, path string) (func(), error) {
-	fl := flock.New(path, flock.SetFlag(lockFlags), flock.SetPermissions(0o600))
 	lctx, cancel := context.WithTimeout(ctx, s.lockTimeout)
 	defer cancel()
+	sem := semaphore(path)
+	select {
+	case sem <- struct{}{}:
+	case <-lctx.Done():
+		return nil, s.timeoutError(ctx, path)
+	}
+	fl := flock.New(path, flock.SetFlag(lockFlags), flock.SetPermissions(0o600))
 	ok, err := fl.TryLockContext(lctx, lockRetryDelay)
 	if ok {
-		return sync.OnceFunc(func() { _ = fl.Unlock() }), nil
+		return sync.OnceFunc(func() {
+			_ = fl.Unlock()
+			<-sem
+		}), nil
 	}
-	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		cause := ctx.Err()
-		if cause == nil {
-			cause = context.DeadlineExceeded
-		}
-		return nil, fmt.Errorf("%w: %s (waited up to %v): %w", ErrLockTimeout, path, s.lockTimeout, cause)
-	}
-	if isSymlinkErr(err) {
+	<-sem
+	switch {
+	case err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		return nil, s.timeoutError(ctx, path)
+	case isSymlinkErr(err):
 		return nil, fmt.Errorf("%w: %s is a symbolic link", ErrUnsafe, path)
+	default:
+		return nil, fmt.Errorf("cache: lock: %w", err)
 	}
-	return nil, fmt.Errorf("cache: lock: %w", err)
+}
+
+// timeoutError wraps ErrLockTimeout and why the wait ended: the caller's
+// context, or else context.DeadlineExceeded for the lock timeout.
+func (s *Store) timeoutError(ctx context.Context, path string) error {
+	cause := ctx.Err()
+	if cause == nil {
+		cause = context.DeadlineExceeded
+	}
+	return fmt.Errorf("%w: %s (waited up to %v): %w", ErrLockTimeout, path, s.lockTimeout, cause)
 }

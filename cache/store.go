@@ -78,7 +78,7 @@ func (s *Store) Get(key string) (Entry, bool, error) {
 	if err != nil {
 		return Entry{}, false, err
 	}
-	e, ok := decodeEntry(decodeRaw(data)[key])
+	e, ok := decodeEntry(lookup(data, key))
 	return e, ok, nil
 }
 

@@ -73,8 +73,8 @@ type Emulator struct {
 	acrKey  *signer // ACR refresh and access tokens
 	oidcKey *signer // workload identity federation issuer
 
-	stats *stats
-	directory  *directory
+	stats     *stats
+	directory *directory
 
 	mu         sync.RWMutex
 	registries map[string]*acrRegistry
@@ -100,7 +100,7 @@ func Start(opts Options) (_ *Emulator, err error) {
 	e := &Emulator{
 		opts:           opts,
 		stats:          newStats(),
-		directory: newDirectory(),
+		directory:      newDirectory(),
 		registries:     map[string]*acrRegistry{},
 		public:         map[string]*registryServer{},
 		life:           lifetimes{aad: time.Hour, refresh: 3 * time.Hour, access: time.Hour},
@@ -289,17 +289,22 @@ func (e *Emulator) logf(format string, args ...any) {
 }
 
 // Env returns the environment a child process needs to reach the emulator
-// through its proxy and trust its CA. Append it after os.Environ() (later
-// entries win in os/exec). NO_PROXY is cleared so that every Azure and
-// registry host goes through the proxy; loopback is never proxied by Go.
+// through its proxy and trust only its CA. Append it after os.Environ()
+// (later entries win in os/exec). NO_PROXY lists loopback only, so every
+// Azure and registry host goes through the proxy while the managed identity
+// and control endpoints do not (Go never proxies loopback anyway; curl
+// would). CURL_CA_BUNDLE is for curl in shell scripts, which ignores
+// SSL_CERT_FILE.
 func (e *Emulator) Env() []string {
 	p := e.ProxyURL()
+	const loopback = "127.0.0.1,localhost,::1"
 	return []string{
 		"HTTPS_PROXY=" + p, "https_proxy=" + p,
 		"HTTP_PROXY=" + p, "http_proxy=" + p,
-		"NO_PROXY=", "no_proxy=",
+		"NO_PROXY=" + loopback, "no_proxy=" + loopback,
 		"SSL_CERT_FILE=" + e.caFile,
 		"SSL_CERT_DIR=" + e.emptyCertDir,
+		"CURL_CA_BUNDLE=" + e.caFile,
 	}
 }
 
@@ -324,7 +329,13 @@ func (e *Emulator) Dir() string { return e.dir }
 func (e *Emulator) Transport() *http.Transport {
 	u, _ := url.Parse(e.ProxyURL())
 	return &http.Transport{
-		Proxy:               http.ProxyURL(u),
+		// Like http.ProxyFromEnvironment: loopback is never proxied.
+		Proxy: func(r *http.Request) (*url.URL, error) {
+			if ip := net.ParseIP(r.URL.Hostname()); (ip != nil && ip.IsLoopback()) || r.URL.Hostname() == "localhost" {
+				return nil, nil
+			}
+			return u, nil
+		},
 		TLSClientConfig:     &tls.Config{RootCAs: e.ca.pool(), MinVersion: tls.VersionTLS12},
 		ForceAttemptHTTP2:   true,
 		MaxIdleConnsPerHost: 16,
@@ -387,4 +398,3 @@ func (e *Emulator) serverLog() *log.Logger {
 	}
 	return log.New(io.Discard, "", 0)
 }
-

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -49,7 +50,9 @@ func (s *stats) hit(names ...string) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, n := range names {
-		s.counts[n]++
+		if !strings.HasSuffix(n, "@") { // a qualifier was empty
+			s.counts[n]++
+		}
 	}
 	for _, n := range names {
 		f, ok := s.faults[n]
@@ -135,8 +138,10 @@ func (f *Fault) apply(ctx context.Context, w http.ResponseWriter) bool {
 	return true
 }
 
-// Counter names. Each request is also counted as "<name>@<host>" where a host
-// applies (authority host, registry host, or tenant for "msi" and "az").
+// Counter names. Most requests are also counted as "<name>@<qualifier>":
+// the authority host or client ID for "aad.*", the registry host for
+// "acr.*" and "registry*", the target host for "proxy.connect", and the
+// identity selector (client ID, resource ID, or "system") for "msi".
 const (
 	counterAADToken      = "aad.token"
 	counterAADMetadata   = "aad.metadata"
