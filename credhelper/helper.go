@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,7 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/docker/docker-credential-helpers/credentials"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/docker-credential-acr/docker-credential-acr/cache"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
@@ -61,6 +64,21 @@ type Options struct {
 	// DOCKER_CREDENTIAL_ACR_LOG_LEVEL and DOCKER_CREDENTIAL_ACR_LOG_FILE
 	// that writes to Stderr.
 	Logger *slog.Logger
+
+	// CacheDir replaces the cache directory of the environment.
+	CacheDir string
+	// NoCache keeps tokens in memory only: no file is read or written, and
+	// credentials stored with `docker login` are not consulted.
+	NoCache bool
+	// TokenCredential, if set, is the only Azure AD identity used for every
+	// registry (stored and configured credentials still come first).
+	TokenCredential azcore.TokenCredential
+	// TokenCredentialID names TokenCredential's identity in cache keys, so
+	// that its tokens can be shared on disk; without it they are kept in
+	// memory only.
+	TokenCredentialID string
+	// HTTPClient sends the Azure AD and registry requests.
+	HTTPClient *http.Client
 }
 
 // Helper implements the Docker credential helper protocol
@@ -73,6 +91,13 @@ type Helper struct {
 	lookPath  func(string) (string, error)
 	probeIMDS func(context.Context) bool
 	log       *slog.Logger
+	cacheDir  string
+	noCache   bool
+	cred      azcore.TokenCredential
+	credID    string
+
+	mem   memCache
+	group singleflight.Group
 
 	cfgOnce sync.Once
 	cfg     *Config
@@ -83,7 +108,8 @@ var _ credentials.Helper = (*Helper)(nil)
 
 // New returns a Helper.
 func New(o Options) *Helper {
-	h := &Helper{getenv: o.Getenv, stderr: o.Stderr, now: o.Now, fetcher: o.Fetcher, probeIMDS: o.ProbeIMDS}
+	h := &Helper{getenv: o.Getenv, stderr: o.Stderr, now: o.Now, fetcher: o.Fetcher, probeIMDS: o.ProbeIMDS,
+		cacheDir: o.CacheDir, noCache: o.NoCache, cred: o.TokenCredential, credID: o.TokenCredentialID}
 	if h.getenv == nil {
 		h.getenv = os.Getenv
 	}
@@ -96,11 +122,7 @@ func New(o Options) *Helper {
 	if h.fetcher == nil {
 		h.fetcher = &token.Fetcher{}
 	}
-	if h.fetcher.CredentialOptions.Getenv == nil {
-		f := *h.fetcher
-		f.CredentialOptions.Getenv = h.getenv
-		h.fetcher = &f
-	}
+	h.fetcher = h.configureFetcher(*h.fetcher, o.HTTPClient)
 	if h.probeIMDS == nil {
 		h.probeIMDS = func(ctx context.Context) bool { return dialProbe(ctx, imdsAddr, imdsProbeTimeout) }
 	}
@@ -110,6 +132,32 @@ func New(o Options) *Helper {
 		h.log = newLogger(h.getenv, h.stderr)
 	}
 	return h
+}
+
+// configureFetcher completes the fetcher with the helper's environment,
+// HTTP client and supplied credential.
+func (h *Helper) configureFetcher(f token.Fetcher, client *http.Client) *token.Fetcher {
+	if f.CredentialOptions.Getenv == nil {
+		f.CredentialOptions.Getenv = h.getenv
+	}
+	if client != nil {
+		if f.Exchanger == nil {
+			f.Exchanger = &token.HTTPExchanger{Client: client, MaxRetries: 3}
+		}
+		if f.CredentialOptions.Transport == nil {
+			f.CredentialOptions.Transport = client
+		}
+	}
+	if h.cred != nil && f.NewCredential == nil {
+		opts := f.CredentialOptions
+		f.NewCredential = func(id token.Identity) (azcore.TokenCredential, error) {
+			if id.Kind == token.KindCredential {
+				return h.cred, nil
+			}
+			return id.Credential(opts)
+		}
+	}
+	return &f
 }
 
 // config loads the configuration file once.
@@ -153,8 +201,18 @@ func CacheDir(getenv func(string) string) string {
 	return filepath.Join(home, ".cache", "docker-credential-acr")
 }
 
+// errNoCache is returned by store when the cache is switched off.
+var errNoCache = errors.New("the cache is switched off")
+
 func (h *Helper) store(name string) (*cache.Store, error) {
-	return cache.Open(CacheDir(h.getenv), name, cache.WithLockTimeout(h.timeout()/2))
+	if h.noCache {
+		return nil, errNoCache
+	}
+	dir := h.cacheDir
+	if dir == "" {
+		dir = CacheDir(h.getenv)
+	}
+	return cache.Open(dir, name, cache.WithLockTimeout(h.timeout()/2))
 }
 
 // timeout is the overall deadline of one call.
@@ -351,6 +409,9 @@ func (h *Helper) Resolve(ctx context.Context, t Target) (Credentials, error) {
 
 // stored returns credentials kept by `store`, unless they have expired.
 func (h *Helper) stored(host string) (Credentials, bool) {
+	if h.noCache {
+		return Credentials{}, false
+	}
 	st, err := h.store(credentialsFile)
 	if err != nil {
 		h.warnf("stored credentials not read: %v", err)

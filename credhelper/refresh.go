@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/docker/docker-credential-helpers/credentials"
@@ -18,13 +19,29 @@ import (
 // wait on the entry's lock and then read what it stored.
 func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error) {
 	key := h.tokenKey(ctx, t)
-	st := h.tokenStore()
+	if c := h.mem.lookup(h, key); c.answer {
+		return h.result(t, c)
+	}
+	st := h.tokenStore(t)
 	c := h.lookup(st, key)
 	if c.answer {
 		h.log.Debug("token cache hit", "registry", t.Host, "expires", c.entry.ExpiresAt)
+		h.mem.put(key, c.entry)
 		return h.result(t, c)
 	}
 	h.log.Debug("token cache miss", "registry", t.Host, "stale", c.have)
+	// Goroutines of one process share one fetch; processes share one
+	// through the entry's file lock.
+	v, err, _ := h.group.Do(key, func() (any, error) { return h.coldFetch(ctx, t, key, st, c) })
+	if err != nil {
+		return Credentials{}, err
+	}
+	return v.(Credentials), nil
+}
+
+// coldFetch is the cold path: take the entry's lock, look again (another
+// process may have just fetched), fetch, store.
+func (h *Helper) coldFetch(ctx context.Context, t Target, key string, st *cache.Store, c cached) (Credentials, error) {
 	if st != nil {
 		unlock, err := st.LockKey(ctx, key)
 		if err != nil {
@@ -32,6 +49,7 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error
 		} else {
 			defer unlock()
 			if c2 := h.lookup(st, key); c2.answer {
+				h.mem.put(key, c2.entry)
 				return h.result(t, c2)
 			} else if c2.have {
 				c = c2
@@ -47,7 +65,37 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error
 	e := cache.Entry{Registry: t.Host, Kind: string(tok.Identity.Kind),
 		Username: TokenUsername, Secret: tok.RefreshToken, ExpiresAt: tok.ExpiresAt}
 	h.save(ctx, st, key, e)
+	h.mem.put(key, e)
 	return h.tokenCredentials(t, e), nil
+}
+
+// memCache keeps entries in memory for the life of the process, in front of
+// the file (and instead of it with NoCache).
+type memCache struct {
+	mu sync.Mutex
+	m  map[string]cache.Entry
+}
+
+func (m *memCache) put(key string, e cache.Entry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil {
+		m.m = map[string]cache.Entry{}
+	}
+	m.m[key] = e
+}
+
+func (m *memCache) lookup(h *Helper, key string) cached {
+	m.mu.Lock()
+	e, ok := m.m[key]
+	m.mu.Unlock()
+	if !ok || e.Expired(h.now()) {
+		return cached{}
+	}
+	if e.Negative != "" {
+		return cached{entry: e, answer: true}
+	}
+	return cached{entry: e, have: true, answer: e.FreshFor(h.now(), h.refreshMargin(e.Secret))}
 }
 
 // cached is what the cache says about a key.
@@ -70,7 +118,10 @@ func (h *Helper) tokenCredentials(t Target, e cache.Entry) Credentials {
 		RefreshMargin: h.refreshMargin(e.Secret), Source: token.Kind(e.Kind).Describe()}
 }
 
-func (h *Helper) tokenStore() *cache.Store {
+func (h *Helper) tokenStore(t Target) *cache.Store {
+	if h.noCache || (h.cred != nil && h.credID == "") || (t.Identity != nil && t.Identity.Assertion != nil) {
+		return nil // memory only
+	}
 	st, err := h.store(tokensFile)
 	if err != nil {
 		h.warnf("working without the token cache: %v", err)
@@ -124,7 +175,9 @@ func (h *Helper) fetchFailed(ctx context.Context, st *cache.Store, key string, t
 	var ue *token.UnavailableError
 	if errors.As(err, &ue) {
 		msg := fmt.Sprintf("no Azure identity for %s: tried %s", t.Host, joinTried(ue.Tried))
-		h.save(ctx, st, key, cache.Entry{Registry: t.Host, Negative: msg, ExpiresAt: h.now().Add(negativeTTL)})
+		neg := cache.Entry{Registry: t.Host, Negative: msg, ExpiresAt: h.now().Add(negativeTTL)}
+		h.save(ctx, st, key, neg)
+		h.mem.put(key, neg)
 		return Credentials{}, &notFoundError{msg: msg}
 	}
 	if c.have && !c.entry.Expired(h.now()) {

@@ -82,6 +82,9 @@ func (h *Helper) identities(ctx context.Context, t Target, probe bool) (ids []to
 	if t.Identity != nil {
 		return []token.Identity{*t.Identity}, nil
 	}
+	if h.cred != nil {
+		return []token.Identity{{Kind: token.KindCredential, Cloud: t.Cloud, ClientID: h.credID}}, nil
+	}
 	rc := t.Config
 	if rc != nil && rc.Identity != token.KindDefault {
 		id := token.Identity{Kind: rc.Identity, Cloud: t.Cloud, TenantID: rc.TenantID, ClientID: rc.ClientID,

@@ -27,6 +27,9 @@ const (
 	KindAzd Kind = "azd"
 	// KindDefault tries the default chain of Azure AD kinds.
 	KindDefault Kind = "default"
+	// KindCredential is an azcore.TokenCredential supplied by a program that
+	// embeds the helper as a library; it cannot be named in the config file.
+	KindCredential Kind = "credential"
 )
 
 var kinds = []Kind{KindBasic, KindServicePrincipal, KindEnvironment, KindWorkloadIdentity,
@@ -72,6 +75,8 @@ func (k Kind) Describe() string {
 		return "Azure CLI"
 	case KindAzd:
 		return "Azure Developer CLI"
+	case KindCredential:
+		return "supplied token credential"
 	}
 	return string(k)
 }
