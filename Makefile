@@ -8,7 +8,7 @@ BIN     := bin/docker-credential-acr
 
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test unit e2e demo vet fmt clean
+.PHONY: all build test unit e2e demo bench hardening dist vet clean
 
 all: build
 
@@ -32,6 +32,21 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
 	@if [ -f e2e/go.mod ]; then cd e2e && go vet ./...; fi
+
+## demo: the whole flow offline: emulator + registry, crane push and pull through the helper
+demo: build
+	cd e2e && go run ./cmd/demo -helper $(abspath $(BIN))
+
+## bench: performance figures against their targets (non-zero exit on a miss)
+bench: build
+	go test -run '^$$' -bench . -benchtime 2000x ./credhelper/ ./cache/ ./token/
+	cd e2e && go run ./cmd/bench -helper $(abspath $(BIN))
+
+## hardening: the long hostile-input runs: 10,000 hostile URLs through the binary, fuzzing
+FUZZTIME ?= 60s
+hardening: build
+	cd e2e && ACR_HELPER_BINARY=$(abspath $(BIN)) go test -count=1 -timeout 20m ./hardening/ -args -hardening.long
+	go test -run '^$$' -fuzz FuzzRecognise -fuzztime $(FUZZTIME) ./credhelper/
 
 clean:
 	rm -rf bin dist
