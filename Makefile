@@ -48,5 +48,17 @@ hardening: build
 	cd e2e && ACR_HELPER_BINARY=$(abspath $(BIN)) go test -count=1 -timeout 20m ./hardening/ -args -hardening.long
 	go test -run '^$$' -fuzz FuzzRecognise -fuzztime $(FUZZTIME) ./credhelper/
 
+## dist: release binaries for linux/darwin/windows x amd64/arm64, with SHA256SUMS
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+dist:
+	rm -rf dist && mkdir -p dist
+	@set -e; for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		out=dist/docker-credential-acr-$(VERSION)-$$os-$$arch$$ext; \
+		echo "go build $$out"; \
+		GOOS=$$os GOARCH=$$arch go build $(GOFLAGS_BUILD) -o $$out ./cmd/docker-credential-acr; \
+	done
+	cd dist && sha256sum docker-credential-acr-* > SHA256SUMS && cat SHA256SUMS
+
 clean:
 	rm -rf bin dist
