@@ -157,11 +157,7 @@ func ConfigPath(getenv func(string) string) string {
 	if x := getenv("XDG_CONFIG_HOME"); x != "" {
 		return filepath.Join(x, "docker-credential-acr", "config.json")
 	}
-	home := getenv("HOME")
-	if home == "" {
-		home, _ = os.UserHomeDir()
-	}
-	return filepath.Join(home, ".config", "docker-credential-acr", "config.json")
+	return filepath.Join(homeDir(getenv), ".config", "docker-credential-acr", "config.json")
 }
 
 // LoadConfig reads the configuration file at path. A missing file is an empty

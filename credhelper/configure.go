@@ -212,6 +212,7 @@ func containersAuthFile(getenv func(string) string) (path, note string) {
 	return filepath.Join(x, "containers", "auth.json"), ""
 }
 
+// homeDir is $HOME, or the user's home directory from the system.
 func homeDir(getenv func(string) string) string {
 	if home := getenv("HOME"); home != "" {
 		return home

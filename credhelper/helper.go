@@ -194,12 +194,17 @@ func CacheDir(getenv func(string) string) string {
 	if x := getenv("XDG_CACHE_HOME"); x != "" {
 		return filepath.Join(x, "docker-credential-acr")
 	}
-	home := getenv("HOME")
-	if home == "" {
-		home, _ = os.UserHomeDir()
+	if home := homeDir(getenv); home != "" {
+		return filepath.Join(home, ".cache", "docker-credential-acr")
 	}
-	return filepath.Join(home, ".cache", "docker-credential-acr")
+	// No HOME (a kubelet plugin, a systemd unit): a per-user directory that
+	// the cache's ownership and mode checks refuse if someone else made it.
+	if os.Getuid() == 0 {
+		return "/var/cache/docker-credential-acr"
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("docker-credential-acr-%d", os.Getuid()))
 }
+
 
 // errNoCache is returned by store when the cache is switched off.
 var errNoCache = errors.New("the cache is switched off")

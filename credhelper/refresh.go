@@ -18,6 +18,16 @@ import (
 // processes missing the same entry at once, one fetches while the others
 // wait on the entry's lock and then read what it stored.
 func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error) {
+	if t.Identity != nil && t.Identity.Assertion != nil {
+		// A supplied assertion (a pod's service-account token) must reach
+		// Azure AD every time: a cached token keyed by client ID would be
+		// handed to any caller claiming that client ID.
+		tok, err := h.fetch(ctx, t)
+		if err != nil {
+			return Credentials{}, fmt.Errorf("%s: %w", t.Host, err)
+		}
+		return h.tokenCredentials(t, cache.Entry{Kind: string(tok.Identity.Kind), Secret: tok.RefreshToken, ExpiresAt: tok.ExpiresAt}), nil
+	}
 	key := h.tokenKey(ctx, t)
 	if c := h.mem.lookup(h, key); c.answer {
 		return h.result(t, c)
@@ -119,7 +129,7 @@ func (h *Helper) tokenCredentials(t Target, e cache.Entry) Credentials {
 }
 
 func (h *Helper) tokenStore(t Target) *cache.Store {
-	if h.noCache || (h.cred != nil && h.credID == "") || (t.Identity != nil && t.Identity.Assertion != nil) {
+	if h.noCache || (h.cred != nil && h.credID == "") {
 		return nil // memory only
 	}
 	st, err := h.store(tokensFile)

@@ -23,7 +23,8 @@ type Target struct {
 	// Config is the registry's configuration, nil if it has none.
 	Config *RegistryConfig
 	// Identity, if set, is the only identity used, instead of stored
-	// credentials, the configuration and the chain (the kubelet passes one).
+	// credentials, the configuration and the chain. One with an Assertion
+	// is never cached.
 	Identity *token.Identity
 }
 
