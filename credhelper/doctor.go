@@ -184,7 +184,7 @@ func (d *doctor) identity(ctx context.Context, t Target) {
 		}
 		return
 	}
-	d.ok("live token exchange with %s succeeded in %s: refresh token valid until %s (%s), tenant from %s",
+	d.ok("live token exchange with %s succeeded in %s: refresh token valid until %s (%s), obtained by %s",
 		t.Host, time.Since(start).Round(time.Millisecond), tok.ExpiresAt.Format(time.RFC3339),
 		time.Until(tok.ExpiresAt).Round(time.Minute), tok.Identity)
 }
