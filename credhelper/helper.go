@@ -205,7 +205,6 @@ func CacheDir(getenv func(string) string) string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("docker-credential-acr-%d", os.Getuid()))
 }
 
-
 // errNoCache is returned by store when the cache is switched off.
 var errNoCache = errors.New("the cache is switched off")
 
@@ -220,7 +219,10 @@ func (h *Helper) store(name string) (*cache.Store, error) {
 	return cache.Open(dir, name, cache.WithLockTimeout(h.timeout()/2))
 }
 
-// timeout is the overall deadline of one call.
+// Timeout is the overall deadline of one call: DOCKER_CREDENTIAL_ACR_TIMEOUT,
+// the configuration's defaults.timeout, or DefaultTimeout.
+func (h *Helper) Timeout() time.Duration { return h.timeout() }
+
 func (h *Helper) timeout() time.Duration {
 	if v := h.getenv(EnvTimeout); v != "" {
 		if d, err := time.ParseDuration(v); err == nil && d > 0 {

@@ -42,11 +42,23 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error
 	h.log.Debug("token cache miss", "registry", t.Host, "stale", c.have)
 	// Goroutines of one process share one fetch; processes share one
 	// through the entry's file lock.
-	v, err, _ := h.group.Do(key, func() (any, error) { return h.coldFetch(ctx, t, key, st, c) })
-	if err != nil {
-		return Credentials{}, err
+	// The shared fetch must not die with the first caller's context: it
+	// runs detached, bounded by the helper's timeout, and each caller
+	// waits for it only as long as its own context allows.
+	ch := h.group.DoChan(key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.timeout())
+		defer cancel()
+		return h.coldFetch(fctx, t, key, st, c)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return Credentials{}, r.Err
+		}
+		return r.Val.(Credentials), nil
+	case <-ctx.Done():
+		return Credentials{}, fmt.Errorf("%s: %w", t.Host, context.Cause(ctx))
 	}
-	return v.(Credentials), nil
 }
 
 // coldFetch is the cold path: take the entry's lock, look again (another

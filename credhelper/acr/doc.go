@@ -20,10 +20,11 @@
 //	img, err := remote.Image(ref, remote.WithAuthFromKeychain(kc))
 //
 // For a registry that is not ACR, Keychain answers [authn.Anonymous] at
-// once, without reading any identity or sending any request, so the next
-// keychain (or anonymous access) is used. For an ACR registry it gets a
-// token while resolving, so that a broken identity is reported as an error
-// from Resolve rather than as a registry's 401 later.
+// once, without looking at any identity or sending any request, so the next
+// keychain (or anonymous access) is used. Recognition is the binary's exact
+// match on the parsed host: x.azurecr.io.evil.com is not ACR. For an ACR
+// registry it gets a token while resolving, so that a broken identity is
+// reported as an error from Resolve rather than as a registry's 401 later.
 //
 // # containerd, oras-go, buildkit
 //
@@ -89,11 +90,25 @@
 //
 // # Concurrency
 //
-// Keychain and Credentials values are safe for concurrent use. Each holds
-// one helper, and build one and reuse it: concurrent lookups of the same
-// registry share one Azure AD request and one exchange (in-process single
-// flight), and further lookups are answered from memory. Across processes,
-// the file lock of the on-disk cache gives one exchange per registry.
+// Keychain and Credentials values are safe for concurrent use. Build one at
+// start-up and reuse it: each holds one helper, whose in-process single
+// flight makes concurrent lookups of a registry share one Azure AD request
+// and one exchange, and whose memory cache answers later lookups. Across
+// processes, the file lock of the on-disk cache gives one exchange per
+// registry.
+//
+// # Environment and deadlines
+//
+// Like the binary, the package reads the process environment (AZURE_*,
+// DOCKER_CREDENTIAL_ACR_*, IDENTITY_ENDPOINT...). There is deliberately no
+// option to substitute another environment: azidentity's environment
+// credential and MSAL's managed identity read some of those variables
+// themselves, so a substitute would be only partly honoured. To choose an
+// identity explicitly, use WithTokenCredential or the configuration file
+// (WithConfigFile). A token fetch is bounded by the helper's timeout
+// (DOCKER_CREDENTIAL_ACR_TIMEOUT, the configuration's defaults.timeout, or
+// credhelper.DefaultTimeout) whatever the caller's context says; the caller's
+// context bounds only how long the caller waits.
 //
 // # Silence
 //
