@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -96,8 +97,9 @@ type Helper struct {
 	cred      azcore.TokenCredential
 	credID    string
 
-	mem   memCache
-	group singleflight.Group
+	mem         memCache
+	group       singleflight.Group
+	cacheWarned atomic.Bool
 
 	cfgOnce sync.Once
 	cfg     *Config
@@ -184,6 +186,15 @@ func (h *Helper) warnf(format string, args ...any) {
 	h.log.Warn(fmt.Sprintf(format, args...))
 }
 
+// cacheProblem reports, once per process, that the cache cannot be used;
+// the helper then works without it. Later problems with the same cache
+// would only repeat the cause.
+func (h *Helper) cacheProblem(what string, err error) {
+	if h.cacheWarned.CompareAndSwap(false, true) {
+		h.warnf("working without the cache (%s): %v", what, err)
+	}
+}
+
 // CacheDir is where tokens and stored credentials live:
 // $DOCKER_CREDENTIAL_ACR_CACHE_DIR, else $XDG_CACHE_HOME/docker-credential-acr,
 // else ~/.cache/docker-credential-acr.
@@ -265,10 +276,14 @@ func (h *Helper) Add(c *credentials.Credentials) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
 	defer cancel()
-	return st.Update(ctx, func(m map[string]cache.Entry) error {
+	err = st.Update(ctx, func(m map[string]cache.Entry) error {
 		m[cache.Key("credentials", t.Host)] = e
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
 }
 
 // Delete removes what `store` kept for a host and forgets its cached tokens,
@@ -421,12 +436,12 @@ func (h *Helper) stored(host string) (Credentials, bool) {
 	}
 	st, err := h.store(credentialsFile)
 	if err != nil {
-		h.warnf("stored credentials not read: %v", err)
+		h.cacheProblem("stored credentials not read", err)
 		return Credentials{}, false
 	}
 	e, ok, err := st.Get(cache.Key("credentials", host))
 	if err != nil {
-		h.warnf("stored credentials not read: %v", err)
+		h.cacheProblem("stored credentials not read", err)
 		return Credentials{}, false
 	}
 	if !ok || e.Expired(h.now()) || e.Secret == "" {

@@ -41,12 +41,12 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error
 	}
 	h.log.Debug("token cache miss", "registry", t.Host, "stale", c.have)
 	// Goroutines of one process share one fetch; processes share one
-	// through the entry's file lock.
-	// The shared fetch must not die with the first caller's context: it
-	// runs detached, bounded by the helper's timeout, and each caller
-	// waits for it only as long as its own context allows.
+	// through the entry's file lock. The shared fetch must not die with the
+	// first caller's context: it runs detached, with a budget a little
+	// shorter than the helper's timeout so that its fallback (a still-valid
+	// cached token) and its precise error come before any caller gives up.
 	ch := h.group.DoChan(key, func() (any, error) {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.timeout())
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.fetchBudget(c.have))
 		defer cancel()
 		return h.coldFetch(fctx, t, key, st, c)
 	})
@@ -57,8 +57,22 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error
 		}
 		return r.Val.(Credentials), nil
 	case <-ctx.Done():
-		return Credentials{}, fmt.Errorf("%s: %w", t.Host, context.Cause(ctx))
+		return Credentials{}, fmt.Errorf("%s: gave up waiting for a token: %w", t.Host, context.Cause(ctx))
 	}
+}
+
+// staleRefreshBudget bounds a refresh while a still-valid token is cached:
+// past it, the cached token is served rather than keeping a pull waiting.
+const staleRefreshBudget = 10 * time.Second
+
+// fetchBudget is how long a shared fetch may take.
+func (h *Helper) fetchBudget(stale bool) time.Duration {
+	d := h.timeout()
+	d -= max(d/10, 50*time.Millisecond)
+	if stale {
+		d = min(d, staleRefreshBudget)
+	}
+	return max(d, 10*time.Millisecond)
 }
 
 // coldFetch is the cold path: take the entry's lock, look again (another
@@ -67,7 +81,7 @@ func (h *Helper) coldFetch(ctx context.Context, t Target, key string, st *cache.
 	if st != nil {
 		unlock, err := st.LockKey(ctx, key)
 		if err != nil {
-			h.warnf("%v; fetching without the cache lock", err)
+			h.cacheProblem("no cache lock", err)
 		} else {
 			defer unlock()
 			if c2 := h.lookup(st, key); c2.answer {
@@ -81,6 +95,10 @@ func (h *Helper) coldFetch(ctx context.Context, t Target, key string, st *cache.
 	start := time.Now()
 	tok, err := h.fetch(ctx, t)
 	h.log.Debug("token fetch", "registry", t.Host, "took", time.Since(start), "ok", err == nil)
+	if err == nil && !tok.ExpiresAt.After(h.now()) {
+		err = fmt.Errorf("the registry issued a token that has already expired by this machine's clock (expiry %s): check the clock",
+			tok.ExpiresAt.Format(time.RFC3339))
+	}
 	if err != nil {
 		return h.fetchFailed(ctx, st, key, t, c, err)
 	}
@@ -146,7 +164,7 @@ func (h *Helper) tokenStore(t Target) *cache.Store {
 	}
 	st, err := h.store(tokensFile)
 	if err != nil {
-		h.warnf("working without the token cache: %v", err)
+		h.cacheProblem("token cache unusable", err)
 		return nil
 	}
 	return st
@@ -158,7 +176,7 @@ func (h *Helper) lookup(st *cache.Store, key string) cached {
 	}
 	e, ok, err := st.Get(key)
 	if err != nil {
-		h.warnf("token cache not read: %v", err)
+		h.cacheProblem("token cache not read", err)
 		return cached{}
 	}
 	if !ok {
@@ -207,13 +225,16 @@ func (h *Helper) fetchFailed(ctx context.Context, st *cache.Store, key string, t
 			t.Host, err, c.entry.ExpiresAt.Format(time.RFC3339))
 		return h.tokenCredentials(t, c.entry), nil
 	}
-	return Credentials{}, fmt.Errorf("%s: %w", t.Host, err)
+	return Credentials{}, fmt.Errorf("%s: %w%s", t.Host, err, h.hint(err))
 }
 
 func (h *Helper) save(ctx context.Context, st *cache.Store, key string, e cache.Entry) {
 	if st == nil {
 		return
 	}
+	// Saving is worth a moment even when the call's deadline has passed.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	err := st.Update(ctx, func(m map[string]cache.Entry) error {
 		m[key] = e
 		now := h.now()
@@ -225,7 +246,7 @@ func (h *Helper) save(ctx context.Context, st *cache.Store, key string, e cache.
 		return nil
 	})
 	if err != nil {
-		h.warnf("token not cached: %v", err)
+		h.cacheProblem("token not cached", err)
 	}
 }
 

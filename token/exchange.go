@@ -39,7 +39,7 @@ type ExchangeError struct {
 
 func (e *ExchangeError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "token exchange with %s failed: HTTP %d", e.Host, e.StatusCode)
+	fmt.Fprintf(&b, "token exchange failed: HTTP %d", e.StatusCode)
 	if e.Code != "" {
 		fmt.Fprintf(&b, " %s", e.Code)
 	}
@@ -74,6 +74,10 @@ type HTTPExchanger struct {
 	// Backoff is the first retry delay, doubled each time (capped by MaxDelay).
 	Backoff, MaxDelay time.Duration
 }
+
+// ErrNoAnswer is wrapped by exchange errors where the registry could not be
+// reached or did not answer in time.
+var ErrNoAnswer = errors.New("no answer from the registry")
 
 // maxBody bounds what is read of an exchange answer.
 const maxBody = 256 << 10
@@ -122,21 +126,21 @@ func (x *HTTPExchanger) backoff() time.Duration {
 func (x *HTTPExchanger) once(ctx context.Context, endpoint, host, form string) (string, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form))
 	if err != nil {
-		return "", -1, fmt.Errorf("token exchange with %s: %w", host, err)
+		return "", -1, fmt.Errorf("token exchange: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	resp, err := x.client().Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return "", -1, fmt.Errorf("token exchange with %s: %w", host, ctx.Err())
+			return "", -1, fmt.Errorf("token exchange: %w: %w", ErrNoAnswer, ctx.Err())
 		}
-		return "", 0, fmt.Errorf("token exchange with %s: %s", host, redactURLError(err))
+		return "", 0, fmt.Errorf("token exchange: %w: %s", ErrNoAnswer, redactURLError(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return "", 0, fmt.Errorf("token exchange with %s: reading the answer: %w", host, err)
+		return "", 0, fmt.Errorf("token exchange: reading the answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		e := exchangeError(host, resp, body)
@@ -152,7 +156,7 @@ func (x *HTTPExchanger) once(ctx context.Context, endpoint, host, form string) (
 		RefreshToken string `json:"refresh_token"`
 	}
 	if err := json.Unmarshal(body, &ok); err != nil || ok.RefreshToken == "" {
-		return "", -1, fmt.Errorf("token exchange with %s: answer has no refresh_token", host)
+		return "", -1, errors.New("token exchange: the answer has no refresh_token")
 	}
 	return ok.RefreshToken, 0, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -52,12 +53,13 @@ type Fetcher struct {
 func (f *Fetcher) Fetch(ctx context.Context, host string, ids []Identity) (Token, error) {
 	var unavailable []string
 	for _, id := range ids {
-		cred, err := f.credential(id)
+		rec := &recorder{}
+		cred, err := f.credential(id, rec)
 		if err != nil {
 			unavailable = append(unavailable, fmt.Sprintf("%s: %s", id.Kind.Describe(), firstLine(err)))
 			continue
 		}
-		tok, err := f.fetchWith(ctx, host, id, cred)
+		tok, err := f.fetchWith(ctx, host, id, cred, rec)
 		if err == nil {
 			return tok, nil
 		}
@@ -83,14 +85,52 @@ func (e *UnavailableError) Error() string {
 	return "no Azure identity available: tried " + strings.Join(e.Tried, "; ")
 }
 
-func (f *Fetcher) credential(id Identity) (azcore.TokenCredential, error) {
+func (f *Fetcher) credential(id Identity, rec *recorder) (azcore.TokenCredential, error) {
 	if f.NewCredential != nil {
 		return f.NewCredential(id)
 	}
-	return id.Credential(f.CredentialOptions)
+	o := f.CredentialOptions
+	if id.Kind == KindManagedIdentity {
+		// Service Fabric's managed identity needs the transport to be an
+		// *http.Client it can pin; managed identity errors are plain anyway.
+		return id.Credential(o)
+	}
+	rec.base = o.Transport
+	if rec.base == nil {
+		rec.base = defaultHTTPClient()
+	}
+	o.Transport = rec
+	return id.Credential(o)
 }
 
-func (f *Fetcher) fetchWith(ctx context.Context, host string, id Identity, cred azcore.TokenCredential) (Token, error) {
+// recorder remembers Azure AD's last answer, so that a failure that ends
+// in a deadline (Azure AD throttling until time runs out) still says what
+// Azure AD answered.
+type recorder struct {
+	base        policy.Transporter
+	mu          sync.Mutex
+	status      int
+	correlation string
+}
+
+func (r *recorder) Do(req *http.Request) (*http.Response, error) {
+	resp, err := r.base.Do(req)
+	if resp != nil {
+		r.mu.Lock()
+		r.status = resp.StatusCode
+		r.correlation = oneLine(resp.Header.Get("X-Ms-Request-Id"), 80)
+		r.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (r *recorder) last() (int, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status, r.correlation
+}
+
+func (f *Fetcher) fetchWith(ctx context.Context, host string, id Identity, cred azcore.TokenCredential, rec *recorder) (Token, error) {
 	scopes := []string{ACRScope}
 	switch f.Audience {
 	case AudienceARM:
@@ -101,7 +141,7 @@ func (f *Fetcher) fetchWith(ctx context.Context, host string, id Identity, cred 
 	var err error
 	for i, scope := range scopes {
 		var tok Token
-		tok, err = f.fetchScope(ctx, host, id, cred, scope)
+		tok, err = f.fetchScope(ctx, host, id, cred, scope, rec)
 		if err == nil {
 			return tok, nil
 		}
@@ -114,10 +154,20 @@ func (f *Fetcher) fetchWith(ctx context.Context, host string, id Identity, cred 
 	return Token{}, err
 }
 
-func (f *Fetcher) fetchScope(ctx context.Context, host string, id Identity, cred azcore.TokenCredential, scope string) (Token, error) {
+func (f *Fetcher) fetchScope(ctx context.Context, host string, id Identity, cred azcore.TokenCredential, scope string, rec *recorder) (Token, error) {
 	at, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
 	if err != nil {
-		return Token{}, newAADError(id, err)
+		e := newAADError(id, err)
+		e.cause = ctx.Err()
+		if status, corr := rec.last(); e.StatusCode == 0 && status >= 400 {
+			e.StatusCode = status
+			e.Detail += fmt.Sprintf(" (Azure AD's last answer: HTTP %d", status)
+			if corr != "" {
+				e.Detail += ", request id " + corr
+			}
+			e.Detail += ")"
+		}
+		return Token{}, e
 	}
 	tenant := id.TenantID
 	if tenant == "" {
@@ -131,11 +181,11 @@ func (f *Fetcher) fetchScope(ctx context.Context, host string, id Identity, cred
 	}
 	rt, err := x.Exchange(ctx, ExchangeRequest{Host: host, Tenant: tenant, AccessToken: at.Token})
 	if err != nil {
-		return Token{}, err
+		return Token{}, fmt.Errorf("%s: %w", id, err)
 	}
 	c, err := ParseClaims(rt)
 	if err != nil || c.Expiry.IsZero() {
-		return Token{}, fmt.Errorf("token exchange with %s: the refresh token has no expiry", host)
+		return Token{}, fmt.Errorf("%s: token exchange: the refresh token has no expiry", id)
 	}
 	return Token{RefreshToken: rt, ExpiresAt: c.Expiry, IssuedAt: c.IssuedAt, Identity: id}, nil
 }
@@ -147,7 +197,11 @@ type AADError struct {
 	StatusCode  int
 	Detail      string
 	Unavailable bool // the identity is not usable here, as opposed to refused
+	cause       error
 }
+
+// Unwrap returns the context's error when the request ran out of time.
+func (e *AADError) Unwrap() error { return e.cause }
 
 func (e *AADError) Error() string {
 	if e.StatusCode != 0 {
@@ -202,6 +256,11 @@ func aadResponseDetail(resp *http.Response) string {
 	}
 	desc := r.Description
 	if i := strings.IndexAny(desc, "\r\n"); i >= 0 {
+		desc = desc[:i]
+	}
+	// Azure AD appends "Trace ID: ... Correlation ID: ... Timestamp: ...";
+	// the correlation id is quoted separately.
+	if i := strings.Index(desc, " Trace ID:"); i >= 0 {
 		desc = desc[:i]
 	}
 	s := oneLine(r.Error, 64)
