@@ -19,6 +19,7 @@ type Store struct {
 	name        string
 	path        string
 	lockTimeout time.Duration
+	noSync      bool
 }
 
 // Option configures Open.
@@ -32,6 +33,14 @@ func WithLockTimeout(d time.Duration) Option {
 			s.lockTimeout = d
 		}
 	}
+}
+
+// WithoutSync skips the fsyncs of Update. The rename stays atomic, so other
+// processes still see whole files; only a power loss or kernel crash may
+// leave an older or empty file, which reads as a miss. For data that can be
+// fetched again (tokens), not for data a user gave (stored credentials).
+func WithoutSync() Option {
+	return func(s *Store) { s.noSync = true }
 }
 
 // Open returns the Store for the file name (a plain file name such as

@@ -71,14 +71,19 @@ func (s *Store) writeAtomic(data []byte) (err error) {
 	if _, err = f.Write(data); err != nil {
 		return err
 	}
-	if err = f.Sync(); err != nil {
-		return err
+	if !s.noSync {
+		if err = f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err = f.Close(); err != nil {
 		return err
 	}
 	if err = os.Rename(tmp, s.path); err != nil {
 		return err
+	}
+	if s.noSync {
+		return nil
 	}
 	return syncDir(s.dir)
 }

@@ -227,7 +227,11 @@ func (h *Helper) store(name string) (*cache.Store, error) {
 	if dir == "" {
 		dir = CacheDir(h.getenv)
 	}
-	return cache.Open(dir, name, cache.WithLockTimeout(h.timeout()/2))
+	opts := []cache.Option{cache.WithLockTimeout(h.timeout() / 2)}
+	if name == tokensFile {
+		opts = append(opts, cache.WithoutSync()) // tokens can be fetched again
+	}
+	return cache.Open(dir, name, opts...)
 }
 
 // Timeout is the overall deadline of one call: DOCKER_CREDENTIAL_ACR_TIMEOUT,

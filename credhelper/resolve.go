@@ -103,7 +103,9 @@ func (h *Helper) identities(ctx context.Context, t Target, probe bool) (ids []to
 		if rc != nil {
 			id.TenantID = rc.TenantID
 		}
-		if why := h.available(ctx, &id, probe); why != "" {
+		// Probe (IMDS) only while nothing earlier in the chain is usable: with
+		// environment credentials a cold get must not pay the probe's dial.
+		if why := h.available(ctx, &id, probe && len(ids) == 0); why != "" {
 			skipped = append(skipped, k.Describe()+" ("+why+")")
 			continue
 		}
