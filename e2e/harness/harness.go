@@ -7,6 +7,7 @@ package harness
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,7 +17,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/docker-credential-acr/docker-credential-acr/e2e/emulator"
 )
@@ -258,13 +261,25 @@ func (r Result) String() string {
 // Run runs a program in e with stdin.
 func (e *Env) Run(tb testing.TB, stdin string, name string, args ...string) Result {
 	tb.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = e.Environ()
-	cmd.Dir = e.Dir
-	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	var err error
+	// A script written moments ago may still be open for writing in a
+	// child that another goroutine is forking (it closes at exec): exec
+	// then fails with ETXTBSY for a moment. Try again.
+	for attempt := 0; ; attempt++ {
+		cmd := exec.Command(name, args...)
+		cmd.Env = e.Environ()
+		cmd.Dir = e.Dir
+		cmd.Stdin = strings.NewReader(stdin)
+		out.Reset()
+		errb.Reset()
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err = cmd.Run()
+		if !errors.Is(err, syscall.ETXTBSY) || attempt == 50 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	r := Result{Stdout: out.String(), Stderr: errb.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.Code = ee.ExitCode()
