@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -496,16 +495,6 @@ func (h *Helper) tokenKey(ctx context.Context, t Target) string {
 		parts = append(parts, id.CacheID())
 	}
 	return cache.Key(parts...)
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // joinTried formats the identities that were tried for messages.
