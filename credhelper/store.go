@@ -1,0 +1,144 @@
+package credhelper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/docker/docker-credential-helpers/credentials"
+
+	"github.com/docker-credential-acr/docker-credential-acr/cache"
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+)
+
+// This file holds what `docker login` and `docker logout` reach: the
+// credentials a user stored for a registry, kept in credentials.json.
+
+// Add stores basic credentials for an ACR host (what `docker login` calls).
+func (h *Helper) Add(c *credentials.Credentials) error {
+	host, err := NormalizeServerURL(c.ServerURL)
+	if err != nil {
+		return errors.New("store: the server URL is not an https registry host")
+	}
+	t, ok, err := h.target(host)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("store: %s is not an Azure Container Registry; this helper keeps credentials only for ACR hosts", host)
+	}
+	if c.Secret == "" {
+		return errors.New("store: no secret given")
+	}
+	st, err := h.store(credentialsFile)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	e := cache.Entry{Registry: t.Host, Kind: string(token.KindBasic), Username: c.Username, Secret: c.Secret}
+	if c.Username == TokenUsername || c.Username == IdentityTokenUsername {
+		// A registry token someone logged in with (az acr login does this):
+		// it is only good until it expires.
+		if cl, err := token.ParseClaims(c.Secret); err == nil {
+			e.ExpiresAt = cl.Expiry
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
+	defer cancel()
+	err = st.Update(ctx, func(m map[string]cache.Entry) error {
+		m[cache.Key("credentials", t.Host)] = e
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// Delete removes what `store` kept for a host and forgets its cached tokens,
+// so the host falls back to the next source (what `docker logout` calls).
+func (h *Helper) Delete(serverURL string) error {
+	host, err := NormalizeServerURL(serverURL)
+	if err != nil {
+		return credentials.NewErrCredentialsNotFound()
+	}
+	t, ok, err := h.target(host)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return credentials.NewErrCredentialsNotFound()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
+	defer cancel()
+	for _, name := range []string{credentialsFile, tokensFile} {
+		st, err := h.store(name)
+		if err != nil {
+			return fmt.Errorf("erase: %w", err)
+		}
+		err = st.Update(ctx, func(m map[string]cache.Entry) error {
+			for k, e := range m {
+				if e.Registry == t.Host {
+					delete(m, k)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("erase: %w", err)
+		}
+	}
+	return nil
+}
+
+// List returns every stored or configured host with its username.
+func (h *Helper) List() (map[string]string, error) {
+	out := map[string]string{}
+	if cfg, err := h.config(); err != nil {
+		return nil, err
+	} else {
+		for _, host := range cfg.Hosts() {
+			rc, _ := cfg.Registry(host)
+			out[host] = TokenUsername
+			if rc.Identity == token.KindBasic {
+				out[host] = rc.Username
+			} else if rc.IdentityToken {
+				out[host] = IdentityTokenUsername
+			}
+		}
+	}
+	st, err := h.store(credentialsFile)
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	all, err := st.All()
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	for _, e := range all {
+		if e.Registry != "" && !e.Expired(h.now()) {
+			out[e.Registry] = e.Username
+		}
+	}
+	return out, nil
+}
+
+// stored returns credentials kept by `store`, unless they have expired.
+func (h *Helper) stored(host string) (Credentials, bool) {
+	if h.noCache {
+		return Credentials{}, false
+	}
+	st, err := h.store(credentialsFile)
+	if err != nil {
+		h.cacheProblem("stored credentials not read", err)
+		return Credentials{}, false
+	}
+	e, ok, err := st.Get(cache.Key("credentials", host))
+	if err != nil {
+		h.cacheProblem("stored credentials not read", err)
+		return Credentials{}, false
+	}
+	if !ok || e.Expired(h.now()) || e.Secret == "" {
+		return Credentials{}, false
+	}
+	return Credentials{Username: e.Username, Secret: e.Secret, ExpiresAt: e.ExpiresAt, Source: "stored with docker login"}, true
+}
