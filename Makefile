@@ -45,7 +45,8 @@ bench: build
 ## hardening: the long hostile-input runs: 10,000 hostile URLs through the binary, fuzzing
 FUZZTIME ?= 60s
 hardening: build
-	cd e2e && ACR_HELPER_BINARY=$(abspath $(BIN)) go test -count=1 -timeout 20m ./hardening/ -args -hardening.long
+	@log=$$(mktemp); cd e2e && ACR_HELPER_BINARY=$(abspath $(BIN)) go test -v -count=1 -timeout 20m ./hardening/ -args -hardening.long >$$log 2>&1; \
+	rc=$$?; grep -E 'FIGURE|^(--- FAIL|FAIL|ok|panic)' $$log; [ $$rc = 0 ] || tail -50 $$log; rm -f $$log; exit $$rc
 	go test -run '^$$' -fuzz FuzzRecognise -fuzztime $(FUZZTIME) ./credhelper/
 
 ## dist: release binaries for linux/darwin/windows x amd64/arm64, with SHA256SUMS
