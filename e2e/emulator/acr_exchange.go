@@ -139,25 +139,7 @@ func (reg *acrRegistry) acceptsAudience(aud string) bool {
 // issueRefreshToken signs an ACR refresh token for p.
 func (e *Emulator) issueRefreshToken(reg *acrRegistry, p principal) (string, error) {
 	now := time.Now()
-	tok, err := e.acrKey.sign(jwt.MapClaims{
-		"jti":        uuid.NewString(),
-		"sub":        p.objectID,
-		"oid":        p.objectID,
-		"nbf":        now.Add(-time.Minute).Unix(),
-		"exp":        now.Add(e.lifetimes().refresh).Unix(),
-		"iat":        now.Unix(),
-		"iss":        acrIssuer,
-		"aud":        reg.Host,
-		"version":    "1.0",
-		"rid":        strings.ReplaceAll(uuid.NewString(), "-", ""),
-		"grant_type": "refresh_token",
-		"appid":      p.appID,
-		"tenant":     p.tenant,
-		"permissions": map[string]any{
-			"actions": []string{"read", "write", "delete"}, "notActions": []string{},
-		},
-		"roles": []string{},
-	})
+	tok, err := e.signRefreshToken(reg, p, now, now.Add(e.lifetimes().refresh))
 	if err != nil {
 		return "", fmt.Errorf("acr: %w", err)
 	}

@@ -27,6 +27,12 @@ func (e *Emulator) IssueRefreshTokenAt(host, objectID string, issuedAt, expiresA
 	if !ok {
 		return "", fmt.Errorf("emulator: unknown principal %q", objectID)
 	}
+	return e.signRefreshToken(reg, p, issuedAt, expiresAt)
+}
+
+// signRefreshToken signs an ACR refresh token for p on reg, shaped like the
+// real token service's.
+func (e *Emulator) signRefreshToken(reg *acrRegistry, p principal, issuedAt, expiresAt time.Time) (string, error) {
 	return e.acrKey.sign(jwt.MapClaims{
 		"jti":        uuid.NewString(),
 		"sub":        p.objectID,
