@@ -123,6 +123,28 @@ func parseDuration(b []byte) (time.Duration, error) {
 	return v, nil
 }
 
+// fieldPath puts the registry's name into a field path such as
+// "registries.username" (encoding/json leaves map keys out).
+func fieldPath(field string, b []byte) string {
+	rest, ok := strings.CutPrefix(field, "registries.")
+	if !ok {
+		return field
+	}
+	var c struct {
+		Registries map[string]json.RawMessage `json:"registries"`
+	}
+	if json.Unmarshal(b, &c) != nil {
+		return field
+	}
+	for name, raw := range c.Registries {
+		var r RegistryConfig
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return fmt.Sprintf("registries.%s.%s", redactURL(name), rest)
+		}
+	}
+	return field
+}
+
 // badDurationField finds which duration field of the defaults failed, for
 // the error message (encoding/json does not say for custom types).
 func badDurationField(b []byte) string {
@@ -197,7 +219,7 @@ func describeJSONError(err error, b []byte) string {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te):
-		return fmt.Sprintf("field %q: wrong type (want %s)", te.Field, te.Type)
+		return fmt.Sprintf("field %q: wrong type (want %s)", fieldPath(te.Field, b), te.Type)
 	case errors.As(err, &se):
 		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
