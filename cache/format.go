@@ -1,6 +1,9 @@
 package cache
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // formatVersion is the only file version this package reads and writes.
 const formatVersion = 1
@@ -40,6 +43,27 @@ func decodeEntry(raw []byte) (e Entry, ok bool) {
 
 // decodeAll returns every entry of data that decodes; never nil. A file
 // that is not a valid version-1 file has none.
+// decodeStrict is decodeAll for data that must not be lost: ok is false
+// when data is not empty and is not wholly a file this version can read.
+func decodeStrict(data []byte) (map[string]Entry, bool) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return map[string]Entry{}, true
+	}
+	raws := map[string][]byte{}
+	if !scanFile(data, func(k, v []byte) { raws[string(k)] = v }) {
+		return nil, false
+	}
+	entries := make(map[string]Entry, len(raws))
+	for k, v := range raws {
+		e, ok := decodeEntry(v)
+		if !ok {
+			return nil, false
+		}
+		entries[k] = e
+	}
+	return entries, true
+}
+
 func decodeAll(data []byte) map[string]Entry {
 	raws := map[string][]byte{}
 	if len(data) == 0 || !scanFile(data, func(k, v []byte) { raws[string(k)] = v }) {

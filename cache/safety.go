@@ -71,14 +71,14 @@ func readFile(path string) ([]byte, error) {
 	}
 	size := fi.Size()
 	if size > maxFileSize {
-		// Far beyond anything this package writes: treat it as garbage.
-		return nil, nil
+		// Far beyond anything this package writes: garbage.
+		return nil, errTooLarge
 	}
 	buf := make([]byte, 0, size+1) // +1 so a file that grew still reaches EOF
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) > maxFileSize {
-				return nil, nil
+				return nil, errTooLarge
 			}
 			buf = append(buf, 0)[:len(buf)]
 		}
@@ -93,5 +93,9 @@ func readFile(path string) ([]byte, error) {
 	}
 }
 
-// maxFileSize bounds what a read accepts; a larger file reads as empty.
+// maxFileSize bounds what a read accepts; a larger file is unreadable
+// (errTooLarge): a miss for Get and All, a fresh start for Update unless
+// the store is strict.
 const maxFileSize = 16 << 20
+
+var errTooLarge = errors.New("cache: file too large")

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ type Store struct {
 	path        string
 	lockTimeout time.Duration
 	noSync      bool
+	strict      bool
 }
 
 // Option configures Open.
@@ -41,6 +43,13 @@ func WithLockTimeout(d time.Duration) Option {
 // fetched again (tokens), not for data a user gave (stored credentials).
 func WithoutSync() Option {
 	return func(s *Store) { s.noSync = true }
+}
+
+// Strict makes Update refuse to replace a file it cannot read whole
+// (corrupt, or of another version) instead of starting afresh: for data a
+// user gave, which must not be lost.
+func Strict() Option {
+	return func(s *Store) { s.strict = true }
 }
 
 // Open returns the Store for the file name (a plain file name such as
@@ -84,6 +93,9 @@ func (s *Store) Path() string { return s.path }
 // that is unsafe (ErrUnsafe) or cannot be read at all.
 func (s *Store) Get(key string) (Entry, bool, error) {
 	data, err := readFile(s.path)
+	if errors.Is(err, errTooLarge) {
+		data, err = nil, nil
+	}
 	if err != nil {
 		return Entry{}, false, err
 	}
@@ -95,6 +107,9 @@ func (s *Store) Get(key string) (Entry, bool, error) {
 // when err is nil and belongs to the caller.
 func (s *Store) All() (map[string]Entry, error) {
 	data, err := readFile(s.path)
+	if errors.Is(err, errTooLarge) {
+		data, err = nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}

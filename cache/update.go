@@ -33,10 +33,24 @@ func (s *Store) Update(ctx context.Context, fn func(entries map[string]Entry) er
 	defer unlock()
 
 	old, err := readFile(s.path)
+	if errors.Is(err, errTooLarge) {
+		if s.strict {
+			return fmt.Errorf("cache: %s is larger than %d bytes, not a file this version wrote; "+
+				"it is left as it is: move it away to start afresh", s.path, maxFileSize)
+		}
+		old, err = nil, nil
+	}
 	if err != nil {
 		return err
 	}
 	entries := decodeAll(old)
+	if s.strict {
+		var ok bool
+		if entries, ok = decodeStrict(old); !ok {
+			return fmt.Errorf("cache: %s is not a file this version can read (corrupt, or written by a newer version); "+
+				"it is left as it is: move it away to start afresh", s.path)
+		}
+	}
 	if err := fn(entries); err != nil {
 		return err
 	}

@@ -91,6 +91,8 @@ func (d *doctor) environment() {
 	dir := CacheDir(d.h.getenv)
 	if _, err := cache.Open(dir, tokensFile); err != nil {
 		d.fail("cache directory %s: %v (the helper works, without a cache)", dir, err)
+	} else if st, err := os.Stat(dir); err == nil && st.Mode().Perm() != 0o700 {
+		d.warn("cache directory %s: mode %04o, not 0700 (its files are 0600; chmod 700 %s to be strict)", dir, st.Mode().Perm(), dir)
 	} else {
 		d.ok("cache directory %s: private (0700)", dir)
 	}

@@ -229,6 +229,8 @@ func (h *Helper) store(name string) (*cache.Store, error) {
 	opts := []cache.Option{cache.WithLockTimeout(h.timeout() / 2)}
 	if name == tokensFile {
 		opts = append(opts, cache.WithoutSync()) // tokens can be fetched again
+	} else {
+		opts = append(opts, cache.Strict()) // what a user stored is never replaced unread
 	}
 	return cache.Open(dir, name, opts...)
 }

@@ -489,18 +489,21 @@ func TestMainNoIdentity(t *testing.T) {
 		})
 	}
 	// A configured service principal whose secret variable is set nowhere
-	// fails before any request is made. (A configured azurecli, azd or
-	// managedidentity would run the real az or call IMDS: not in a unit test.)
-	t.Run("configured identity unavailable", func(t *testing.T) {
+	// fails before any request is made, and, being an identity the user
+	// named, with a real error rather than "not found". (A configured
+	// azurecli, azd or managedidentity would run the real az or call IMDS:
+	// not in a unit test.)
+	t.Run("configured identity unusable", func(t *testing.T) {
 		t.Parallel()
 		e := newMainEnv(t, `{"registries": {"myreg.azurecr.io": {"identity": "serviceprincipal",
 			"tenantId": "t", "clientId": "c", "clientSecretEnv": "DCA_TEST_NEVER_SET_7C1E"}}}`)
 		r := e.run(t, "myreg.azurecr.io", "get")
 		assert.Equal(t, 1, r.code)
-		assert.Equal(t, mainNotFound, r.stdout)
-		assertOneLine(t, r.stderr, "stderr")
-		assert.Contains(t, r.stderr, "service principal")
-		assert.Contains(t, r.stderr, "DCA_TEST_NEVER_SET_7C1E")
+		assertOneLine(t, r.stdout, "stdout")
+		assert.NotEqual(t, mainNotFound, r.stdout)
+		assert.Contains(t, r.stdout, "myreg.azurecr.io: the configured service principal")
+		assert.Contains(t, r.stdout, "DCA_TEST_NEVER_SET_7C1E")
+		assert.Empty(t, r.stderr)
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -203,15 +204,30 @@ func (h *Helper) fetch(ctx context.Context, t Target) (token.Token, error) {
 	tok, err := f.Fetch(ctx, t.Host, ids)
 	var ue *token.UnavailableError
 	if errors.As(err, &ue) {
+		if h.configuredIdentity(t) {
+			// An identity the user named is not "absent": say why it failed.
+			return tok, fmt.Errorf("the configured %s cannot be used: %s", ids[0], strings.Join(ue.Tried, "; "))
+		}
 		ue.Tried = append(skipped, ue.Tried...)
 	}
 	return tok, err
+}
+
+// configuredIdentity reports whether t names one identity (in the config
+// file or by the caller) rather than using the default chain.
+func (h *Helper) configuredIdentity(t Target) bool {
+	return t.Identity != nil || (t.Config != nil && t.Config.Identity != token.KindDefault)
 }
 
 // fetchFailed turns a failed fetch into the answer: "not found" when no
 // identity exists (remembered briefly), the still-valid cached token when a
 // refresh failed, and otherwise the error.
 func (h *Helper) fetchFailed(ctx context.Context, st *cache.Store, key string, t Target, c cached, err error) (Credentials, error) {
+	if c.have && !c.entry.Expired(h.now()) {
+		h.warnf("%s: refreshing the token failed (%v); using the cached one, valid until %s",
+			t.Host, err, c.entry.ExpiresAt.Format(time.RFC3339))
+		return h.tokenCredentials(t, c.entry), nil
+	}
 	var ue *token.UnavailableError
 	if errors.As(err, &ue) {
 		msg := fmt.Sprintf("no Azure identity for %s: tried %s", t.Host, joinTried(ue.Tried))
@@ -219,11 +235,6 @@ func (h *Helper) fetchFailed(ctx context.Context, st *cache.Store, key string, t
 		h.save(ctx, st, key, neg)
 		h.mem.put(key, neg)
 		return Credentials{}, &notFoundError{msg: msg}
-	}
-	if c.have && !c.entry.Expired(h.now()) {
-		h.warnf("%s: refreshing the token failed (%v); using the cached one, valid until %s",
-			t.Host, err, c.entry.ExpiresAt.Format(time.RFC3339))
-		return h.tokenCredentials(t, c.entry), nil
 	}
 	return Credentials{}, fmt.Errorf("%s: %w%s", t.Host, err, h.hint(err))
 }

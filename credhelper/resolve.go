@@ -2,8 +2,10 @@ package credhelper
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -114,10 +116,20 @@ func (h *Helper) identities(ctx context.Context, t Target, probe bool) (ids []to
 	return ids, skipped
 }
 
-// fillFromEnv completes a configured workload or managed identity from the
-// variables the platform sets (AKS sets AZURE_CLIENT_ID and friends).
+// fillFromEnv completes a configured identity from the variables the
+// platform sets (AKS sets AZURE_CLIENT_ID and friends). An environment
+// service principal is whatever the environment holds at the time, so its
+// tenant and client, which key its cached tokens, always come from there.
 func (h *Helper) fillFromEnv(id *token.Identity, rc *RegistryConfig) {
-	if id.Kind != token.KindWorkloadIdentity {
+	switch id.Kind {
+	case token.KindEnvironment:
+		id.TenantID, id.ClientID = h.getenv("AZURE_TENANT_ID"), h.getenv("AZURE_CLIENT_ID")
+		return
+	case token.KindAzureCLI:
+		id.Account = h.azureCLIAccount()
+		return
+	case token.KindWorkloadIdentity:
+	default:
 		return
 	}
 	if id.TenantID == "" {
@@ -156,6 +168,7 @@ func (h *Helper) available(ctx context.Context, id *token.Identity, probe bool) 
 		if _, err := h.lookPath("az"); err != nil {
 			return "az not found on PATH"
 		}
+		id.Account = h.azureCLIAccount()
 	case token.KindAzd:
 		if _, err := h.lookPath("azd"); err != nil {
 			return "azd not found on PATH"
@@ -218,6 +231,21 @@ func dialProbe(ctx context.Context, addr string, timeout time.Duration) bool {
 	}
 	_ = c.Close()
 	return true
+}
+
+// azureCLIAccount identifies the Azure CLI's login state for cache keys
+// without running az: `az login`, `az logout` and `az account set` rewrite
+// azureProfile.json, so its size and modification time change with them.
+func (h *Helper) azureCLIAccount() string {
+	dir := h.getenv("AZURE_CONFIG_DIR")
+	if dir == "" {
+		dir = filepath.Join(homeDir(h.getenv), ".azure")
+	}
+	st, err := os.Stat(filepath.Join(dir, "azureProfile.json"))
+	if err != nil {
+		return "no profile"
+	}
+	return fmt.Sprintf("%d %d", st.Size(), st.ModTime().UnixNano())
 }
 
 // lookPathEnv finds an executable on the PATH that getenv reports.

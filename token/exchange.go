@@ -161,11 +161,15 @@ func (x *HTTPExchanger) once(ctx context.Context, endpoint, host, form string) (
 	return ok.RefreshToken, 0, nil
 }
 
+// client is the HTTP client, never one that follows redirects: a 307 or
+// 308 would send the form, Azure AD token included, to wherever it points.
 func (x *HTTPExchanger) client() *http.Client {
-	if x.Client != nil {
-		return x.Client
+	if x.Client == nil {
+		return defaultHTTPClient()
 	}
-	return defaultHTTPClient()
+	c := *x.Client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 // exchangeError builds the error from ACR's {"errors":[{"code","message"}]}.

@@ -145,11 +145,16 @@ func TestExchangeDoesNotFollowRedirects(t *testing.T) {
 		http.Redirect(w, r, thief.URL+"/steal", http.StatusTemporaryRedirect)
 	}))
 	defer srv.Close()
-	x := &HTTPExchanger{Client: NewHTTPClient()}
-	x.Client.Transport = srv.Client().Transport
 	host := strings.TrimPrefix(srv.URL, "https://")
-	_, err := x.Exchange(context.Background(), ExchangeRequest{Host: host, Tenant: "t", AccessToken: "secret"})
-	require.Error(t, err)
+	ours := NewHTTPClient()
+	ours.Transport = srv.Client().Transport
+	// An embedder's plain client follows redirects; the exchanger must not.
+	for name, c := range map[string]*http.Client{"ours": ours, "caller's": srv.Client()} {
+		x := &HTTPExchanger{Client: c, MaxRetries: 2, Backoff: time.Millisecond}
+		_, err := x.Exchange(context.Background(), ExchangeRequest{Host: host, Tenant: "t", AccessToken: "secret"})
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), "HTTP 307", name)
+	}
 	assert.Zero(t, stolen.Load())
 }
 

@@ -212,7 +212,9 @@ func (e *AADError) Error() string {
 
 func newAADError(id Identity, err error) *AADError {
 	var af *azidentity.AuthenticationFailedError
-	if !errors.As(err, &af) {
+	if !errors.As(err, &af) || af.RawResponse == nil {
+		// Without an HTTP response it is a local failure: for the CLIs (not
+		// logged in, not working) and managed identity, "not available here".
 		return &AADError{Identity: id, Detail: firstLine(err), Unavailable: unavailableKind(id.Kind, err)}
 	}
 	e := &AADError{Identity: id, Detail: firstLine(err)}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -144,4 +145,22 @@ func TestFetchChain(t *testing.T) {
 	require.ErrorAs(t, err, &ue)
 	assert.Len(t, ue.Tried, 2)
 	assert.Contains(t, err.Error(), "az login")
+}
+
+// TestFetchCLINotLoggedInIsUnavailable: azidentity reports a failing az as
+// an AuthenticationFailedError without a response; the chain goes on.
+func TestFetchCLINotLoggedInIsUnavailable(t *testing.T) {
+	t.Parallel()
+	srv, _ := registry(t, ACRScope)
+	az := &staticCredential{token: func(string) (string, error) { return "", &azidentity.AuthenticationFailedError{} }}
+	azd := &staticCredential{token: func(s string) (string, error) { return "aad-for-" + s, nil }}
+	f := &Fetcher{Exchanger: tlsExchanger(srv), Audience: AudienceACR, NewCredential: func(id Identity) (azcore.TokenCredential, error) {
+		if id.Kind == KindAzureCLI {
+			return az, nil
+		}
+		return azd, nil
+	}}
+	tok, err := f.Fetch(context.Background(), strings.TrimPrefix(srv.URL, "https://"), []Identity{{Kind: KindAzureCLI}, {Kind: KindAzd}})
+	require.NoError(t, err)
+	assert.Equal(t, KindAzd, tok.Identity.Kind)
 }

@@ -29,6 +29,10 @@ type Identity struct {
 	ClientCertificateFile string
 	TokenFile             string // workload identity federated token file
 
+	// Account distinguishes logins of the same kind that the fields above
+	// do not (the Azure CLI's signed-in account); it is part of CacheID.
+	Account string
+
 	// Assertion, for a workload identity, supplies the federated token
 	// directly (the kubelet passes the pod's service-account token) instead
 	// of TokenFile. It is not part of CacheID.
@@ -39,7 +43,7 @@ type Identity struct {
 // cloud, tenant and client, never a secret.
 func (id Identity) CacheID() string {
 	return strings.Join([]string{string(id.Kind), id.Cloud.AuthorityHost, id.TenantID, id.ClientID,
-		id.ResourceID, id.ClientCertificateFile, id.TokenFile}, "\x00")
+		id.ResourceID, id.ClientCertificateFile, id.TokenFile, id.Account}, "\x00")
 }
 
 // String describes the identity for people.

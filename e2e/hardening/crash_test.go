@@ -240,7 +240,9 @@ func allowedFinal(ops []*op, host string) (map[string]bool, []string) {
 }
 
 // TestBrokenCacheFiles: a truncated, empty, garbage, wrongly shaped or
-// future-version cache file is a miss; the next get answers and rewrites it.
+// future-version cache file is a miss and the next get answers. tokens.json
+// is then rewritten; credentials.json, which holds what a user stored, is
+// never replaced unread: store refuses and leaves it for the user.
 func TestBrokenCacheFiles(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -292,10 +294,22 @@ func TestBrokenCacheFiles(t *testing.T) {
 				assert.True(t, strings.HasPrefix(ans.Secret, "eyJ"))
 				if file == "tokens.json" {
 					assert.Equal(t, before+1, w.emu.Count("acr.exchange"), "a broken token file is a miss")
-				} else {
-					// store rewrites the credentials file.
+				} else if c.name != "empty" {
+					// What a user stored is never replaced unread: store
+					// refuses, in one line, and leaves the file as it is.
+					broken, err := os.ReadFile(path)
+					require.NoError(t, err)
 					r, _ = run(t, w.env, `{"ServerURL":"`+registry+`","Username":"u2","Secret":"stored-pw2"}`, "store")
-					require.Equal(t, 0, r.Code, "store after a %s %s: %s", c.name, file, r)
+					assert.Equal(t, 1, r.Code, "store over a %s %s: %s", c.name, file, r)
+					assert.Contains(t, r.Stdout, "left as it is")
+					assert.Equal(t, 1, strings.Count(r.Stdout, "\n"), "one line: %q", r.Stdout)
+					after, err := os.ReadFile(path)
+					require.NoError(t, err)
+					assert.Equal(t, broken, after, "the unreadable %s is untouched", file)
+					return
+				} else {
+					r, _ = run(t, w.env, `{"ServerURL":"`+registry+`","Username":"u2","Secret":"stored-pw2"}`, "store")
+					require.Equal(t, 0, r.Code, "store after an empty %s: %s", file, r)
 					r, _ = run(t, w.env, registry, "get")
 					require.Equal(t, 0, r.Code, "%s", r)
 					assert.Contains(t, r.Stdout, `"Secret":"stored-pw2"`)

@@ -1,0 +1,126 @@
+package credhelper
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
+)
+
+// jwtFor builds an unsigned JWT; the helper reads only its times.
+func jwtFor(t *testing.T, iat, exp time.Time) string {
+	b, err := json.Marshal(map[string]int64{"iat": iat.Unix(), "exp": exp.Unix()})
+	require.NoError(t, err)
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"none"}`)) + "." + enc(b) + ".x"
+}
+
+// fixedCredential is an azcore.TokenCredential handing out one token.
+type fixedCredential struct{ tok string }
+
+func (c fixedCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: c.tok, ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+type exchangeFunc func(context.Context, token.ExchangeRequest) (string, error)
+
+func (f exchangeFunc) Exchange(ctx context.Context, r token.ExchangeRequest) (string, error) {
+	return f(ctx, r)
+}
+
+func testEnv(t *testing.T, kv map[string]string) func(string) string {
+	env := map[string]string{"HOME": t.TempDir(), "PATH": t.TempDir(), EnvCacheDir: t.TempDir(), EnvManagedIdentity: "never"}
+	for k, v := range kv {
+		env[k] = v
+	}
+	return func(k string) string { return env[k] }
+}
+
+// TestConfiguredEnvironmentKeyFollowsTheEnvironment: a registry configured
+// with "identity": "environment" signs in as whatever AZURE_CLIENT_ID says,
+// so two service principals must never share a cached token.
+func TestConfiguredEnvironmentKeyFollowsTheEnvironment(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"registries":{"r.azurecr.io":{"identity":"environment"}}}`), 0o600))
+	key := func(client string) string {
+		h := New(Options{Getenv: testEnv(t, map[string]string{EnvConfig: cfg, "AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": client})})
+		tgt, err := h.Target("r.azurecr.io")
+		require.NoError(t, err)
+		return h.tokenKey(context.Background(), tgt)
+	}
+	assert.NotEqual(t, key("sp-a"), key("sp-b"))
+	assert.Equal(t, key("sp-a"), key("sp-a"))
+}
+
+// TestAzureCLIKeyFollowsTheLogin: az login/logout rewrite azureProfile.json,
+// and with it the cache key, so another account's token is not served.
+func TestAzureCLIKeyFollowsTheLogin(t *testing.T) {
+	t.Parallel()
+	bin, azDir := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "az"), []byte("#!/bin/sh\nexit 1\n"), 0o755))
+	env := testEnv(t, map[string]string{"PATH": bin, "AZURE_CONFIG_DIR": azDir})
+	key := func() string {
+		h := New(Options{Getenv: env})
+		tgt, err := h.Target("r.azurecr.io")
+		require.NoError(t, err)
+		return h.tokenKey(context.Background(), tgt)
+	}
+	profile := filepath.Join(azDir, "azureProfile.json")
+	require.NoError(t, os.WriteFile(profile, []byte(`{"subscriptions":[{"user":{"name":"a@contoso.com"}}]}`), 0o600))
+	first := key()
+	assert.Equal(t, first, key())
+	require.NoError(t, os.WriteFile(profile, []byte(`{"subscriptions":[{"user":{"name":"someone.else@contoso.com"}}]}`), 0o600))
+	assert.NotEqual(t, first, key())
+}
+
+// TestUnavailableDuringRefreshServesValidToken: when the identity goes
+// missing while a token inside its refresh margin is cached (a secret file
+// being rotated, az mid-upgrade), the cached token is served and kept.
+func TestUnavailableDuringRefreshServesValidToken(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	var gone atomic.Bool
+	var exchanges atomic.Int32
+	f := &token.Fetcher{
+		Exchanger: exchangeFunc(func(context.Context, token.ExchangeRequest) (string, error) {
+			exchanges.Add(1)
+			// 3 h token with 30 min left: inside the 1 h margin.
+			return jwtFor(t, now.Add(-150*time.Minute), now.Add(30*time.Minute)), nil
+		}),
+		NewCredential: func(token.Identity) (azcore.TokenCredential, error) {
+			if gone.Load() {
+				return nil, errors.New("secret file missing")
+			}
+			return fixedCredential{"aad"}, nil
+		},
+	}
+	var stderr strings.Builder
+	env := testEnv(t, map[string]string{"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "s"})
+	newHelper := func() *Helper { return New(Options{Getenv: env, Fetcher: f, Stderr: &stderr}) }
+
+	first, err := newHelper().Lookup(context.Background(), "r.azurecr.io")
+	require.NoError(t, err)
+	gone.Store(true)
+	for range 2 {
+		again, err := newHelper().Lookup(context.Background(), "r.azurecr.io")
+		require.NoError(t, err, "a still-valid token is served")
+		assert.Equal(t, first.Secret, again.Secret)
+	}
+	assert.Contains(t, stderr.String(), "using the cached one")
+	assert.Equal(t, int32(1), exchanges.Load())
+}
