@@ -94,6 +94,7 @@ func (h *Helper) coldFetch(ctx context.Context, t Target, key string, st *cache.
 		}
 	}
 	start := time.Now()
+	fetchedAt := h.now()
 	tok, err := h.fetch(ctx, t)
 	h.log.Debug("token fetch", "registry", t.Host, "took", time.Since(start), "ok", err == nil)
 	if err == nil && !tok.ExpiresAt.After(h.now()) {
@@ -104,7 +105,7 @@ func (h *Helper) coldFetch(ctx context.Context, t Target, key string, st *cache.
 		return h.fetchFailed(ctx, st, key, t, c, err)
 	}
 	e := cache.Entry{Registry: t.Host, Kind: string(tok.Identity.Kind),
-		Username: TokenUsername, Secret: tok.RefreshToken, ExpiresAt: tok.ExpiresAt}
+		Username: TokenUsername, Secret: tok.RefreshToken, ExpiresAt: localExpiry(tok, fetchedAt)}
 	h.save(ctx, st, key, e)
 	h.mem.put(key, e)
 	return h.tokenCredentials(t, e), nil
@@ -137,6 +138,21 @@ func (m *memCache) lookup(h *Helper, key string) cached {
 		return cached{entry: e, answer: true}
 	}
 	return cached{entry: e, have: true, answer: e.FreshFor(h.now(), h.refreshMargin(e.Secret))}
+}
+
+// localExpiry is when a fresh token expires by this machine's clock. The
+// token's exp is on the issuer's clock; if the issuer runs ahead of us, exp
+// is later than the token's real end as we count time. The token's lifetime
+// (exp - iat) counted from just before the request is right whatever the
+// skew, so the earlier of the two is used.
+func localExpiry(tok token.Token, fetchedAt time.Time) time.Time {
+	if tok.IssuedAt.IsZero() || !tok.ExpiresAt.After(tok.IssuedAt) {
+		return tok.ExpiresAt
+	}
+	if byLifetime := fetchedAt.Add(tok.ExpiresAt.Sub(tok.IssuedAt)); byLifetime.Before(tok.ExpiresAt) {
+		return byLifetime
+	}
+	return tok.ExpiresAt
 }
 
 // cached is what the cache says about a key.

@@ -124,3 +124,26 @@ func TestUnavailableDuringRefreshServesValidToken(t *testing.T) {
 	assert.Contains(t, stderr.String(), "using the cached one")
 	assert.Equal(t, int32(1), exchanges.Load())
 }
+
+// TestIssuerClockAheadShortensExpiry: a token whose issuer's clock runs
+// 10 minutes ahead of ours (iat in our future) lives exp-iat from when we
+// asked for it, not until exp by our clock.
+func TestIssuerClockAheadShortensExpiry(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	cases := []struct {
+		name     string
+		iat, exp time.Time
+		want     time.Time
+	}{
+		{"issuer 10 min ahead", now.Add(10 * time.Minute), now.Add(3*time.Hour + 10*time.Minute), now.Add(3 * time.Hour)},
+		{"issuer 10 min behind", now.Add(-10 * time.Minute), now.Add(3*time.Hour - 10*time.Minute), now.Add(3*time.Hour - 10*time.Minute)},
+		{"no iat", time.Time{}, now.Add(time.Hour), now.Add(time.Hour)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := localExpiry(token.Token{IssuedAt: tc.iat.Truncate(time.Second), ExpiresAt: tc.exp.Truncate(time.Second)}, now)
+			assert.WithinDuration(t, tc.want, got, 2*time.Second)
+		})
+	}
+}
