@@ -44,15 +44,15 @@ func TestLockKeySerialisesSameKey(t *testing.T) {
 
 func TestLockKeyDifferentKeysDoNotBlock(t *testing.T) {
 	t.Parallel()
-	s := newStore(t, WithLockTimeout(time.Second))
+	// With "a" held, "b" must be had at once: were it blocked, the short
+	// lock timeout would fail it.
+	s := newStore(t, WithLockTimeout(100*time.Millisecond))
 	unlockA, err := s.LockKey(context.Background(), "a")
 	require.NoError(t, err)
 	defer unlockA()
-	start := time.Now()
 	unlockB, err := s.LockKey(context.Background(), "b")
-	require.NoError(t, err)
+	require.NoError(t, err, "another key does not wait for a held one")
 	unlockB()
-	assert.Less(t, time.Since(start), 500*time.Millisecond)
 
 	// The same key in another file of the same directory is another lock.
 	creds, err := Open(fileDir(s), "credentials.json", WithLockTimeout(time.Second))
@@ -80,7 +80,6 @@ func TestLockTimeout(t *testing.T) {
 		require.ErrorIs(t, err, ErrLockTimeout)
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.GreaterOrEqual(t, elapsed, timeout)
-		assert.Less(t, elapsed, 5*time.Second)
 
 		unlock()
 		unlock() // idempotent
@@ -96,11 +95,9 @@ func TestLockTimeout(t *testing.T) {
 		defer unlock()
 		cctx, cancel := context.WithCancel(ctx)
 		time.AfterFunc(20*time.Millisecond, cancel)
-		start := time.Now()
 		_, err = s.LockKey(cctx, "k")
 		require.ErrorIs(t, err, ErrLockTimeout)
-		assert.ErrorIs(t, err, context.Canceled)
-		assert.Less(t, time.Since(start), 5*time.Second)
+		assert.ErrorIs(t, err, context.Canceled, "the cancellation, not the 10 s default timeout, ended the wait")
 	})
 	t.Run("Update", func(t *testing.T) {
 		t.Parallel()

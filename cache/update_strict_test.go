@@ -60,6 +60,10 @@ func TestStrictUpdateAcceptsEmptyAndMissing(t *testing.T) {
 	s, err := Open(dir, "credentials.json", Strict())
 	require.NoError(t, err)
 	require.NoError(t, s.Update(context.Background(), func(m map[string]Entry) error { m["a"] = Entry{Registry: "a"}; return nil }))
+	// An empty file holds nothing to lose: it is written afresh.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "credentials.json"), nil, 0o600))
 	require.NoError(t, s.Update(context.Background(), func(m map[string]Entry) error { m["b"] = Entry{Registry: "b"}; return nil }))
+	all, err := s.All()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]Entry{"b": {Registry: "b"}}, all)
 }

@@ -177,10 +177,8 @@ func TestKubeletRejectsBadRequests(t *testing.T) {
 func TestKubeletNoIdentity(t *testing.T) {
 	t.Parallel()
 	e := newKubeletEnv(t, "")
-	start := time.Now()
 	r := e.run(t, kubeletRequest(t, "no-identity.json"))
 	t.Logf("stderr: %s", r.stderr)
-	assert.Less(t, time.Since(start), 2*time.Second)
 	assert.Equal(t, 1, r.code)
 	assert.Empty(t, r.stdout)
 	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)

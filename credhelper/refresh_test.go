@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docker-credential-acr/docker-credential-acr/cache"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
@@ -146,4 +147,69 @@ func TestIssuerClockAheadShortensExpiry(t *testing.T) {
 			assert.WithinDuration(t, tc.want, got, 2*time.Second)
 		})
 	}
+}
+
+// TestAssertionIdentityIsNeverCached: a caller-supplied assertion (a pod's
+// service-account token) reaches Azure AD on every lookup; a token cached
+// under the client ID would be handed to anyone claiming that client ID.
+func TestAssertionIdentityIsNeverCached(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	var creds, exchanges atomic.Int32
+	f := &token.Fetcher{
+		Exchanger: exchangeFunc(func(context.Context, token.ExchangeRequest) (string, error) {
+			exchanges.Add(1)
+			return jwtFor(t, now, now.Add(3*time.Hour)), nil
+		}),
+		NewCredential: func(id token.Identity) (azcore.TokenCredential, error) {
+			creds.Add(1)
+			a, err := id.Assertion(context.Background())
+			return fixedCredential{a}, err
+		},
+	}
+	h := New(Options{Getenv: testEnv(t, nil), Fetcher: f})
+	tgt, err := h.Target("r.azurecr.io")
+	require.NoError(t, err)
+	for _, sa := range []string{"pod-a-token", "pod-b-token", "pod-a-token"} {
+		tgt.Identity = &token.Identity{Kind: token.KindWorkloadIdentity, Cloud: tgt.Cloud, TenantID: "t", ClientID: "same-client",
+			Assertion: func(context.Context) (string, error) { return sa, nil }}
+		_, err := h.Resolve(context.Background(), tgt)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int32(3), creds.Load(), "every lookup presents its own assertion")
+	assert.Equal(t, int32(3), exchanges.Load())
+	b, err := os.ReadFile(filepath.Join(CacheDir(h.getenv), tokensFile))
+	if err == nil {
+		assert.NotContains(t, string(b), "same-client")
+		assert.NotContains(t, string(b), "eyJ", "nothing of theirs is written to the cache")
+	}
+}
+
+// TestSavePrunesExpiredEntries: writing a token drops entries that have
+// expired, so tokens.json does not grow without bound.
+func TestSavePrunesExpiredEntries(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	f := &token.Fetcher{
+		Exchanger: exchangeFunc(func(context.Context, token.ExchangeRequest) (string, error) {
+			return jwtFor(t, now, now.Add(3*time.Hour)), nil
+		}),
+		NewCredential: func(token.Identity) (azcore.TokenCredential, error) { return fixedCredential{"aad"}, nil },
+	}
+	env := testEnv(t, map[string]string{"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "s"})
+	h := New(Options{Getenv: env, Fetcher: f})
+	st, err := h.store(tokensFile)
+	require.NoError(t, err)
+	require.NoError(t, st.Update(context.Background(), func(m map[string]cache.Entry) error {
+		m["old"] = cache.Entry{Registry: "x.azurecr.io", Secret: "s", ExpiresAt: now.Add(-time.Minute)}
+		m["live"] = cache.Entry{Registry: "y.azurecr.io", Secret: "s", ExpiresAt: now.Add(time.Hour)}
+		return nil
+	}))
+	_, err = h.Lookup(context.Background(), "r.azurecr.io")
+	require.NoError(t, err)
+	all, err := st.All()
+	require.NoError(t, err)
+	assert.NotContains(t, all, "old")
+	assert.Contains(t, all, "live")
+	assert.Len(t, all, 2, "the live entry and the new token")
 }
