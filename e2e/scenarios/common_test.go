@@ -53,6 +53,31 @@ func machine(t *testing.T, emu *emulator.Emulator, secrets *harness.Secrets, reg
 	return env
 }
 
+// ci is the service principal most scenarios push with: a CI agent's
+// environment credentials, AcrPush (Contributor) on the registry, its
+// secret planted so that the leak check looks for it.
+type ci struct {
+	emu     *emulator.Emulator
+	secrets *harness.Secrets
+	secret  string
+}
+
+func newCI(emu *emulator.Emulator) *ci {
+	c := &ci{emu: emu, secrets: &harness.Secrets{}}
+	c.secret = c.secrets.Plant(planted("sp-secret"))
+	emu.AssignRole(registry, emu.AddServicePrincipal(tenantA, "ci-app", c.secret), emulator.Contributor)
+	return c
+}
+
+// machine is a client machine with the service principal in its
+// environment.
+func (c *ci) machine(t *testing.T, registries ...string) *harness.Env {
+	t.Helper()
+	env := machine(t, c.emu, c.secrets, registries...)
+	env.Set("AZURE_TENANT_ID", tenantA, "AZURE_CLIENT_ID", "ci-app", "AZURE_CLIENT_SECRET", c.secret)
+	return env
+}
+
 // planted returns a distinctive secret value.
 func planted(kind string) string {
 	b := make([]byte, 8)

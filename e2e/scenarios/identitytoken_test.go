@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/docker-credential-acr/docker-credential-acr/e2e/emulator"
 	"github.com/docker-credential-acr/docker-credential-acr/e2e/harness"
 )
 
@@ -18,11 +17,8 @@ import (
 func TestIdentityTokenFormAcrossClients(t *testing.T) {
 	t.Parallel()
 	emu := startEmulator(t, emulatorOptions())
-	secrets := &harness.Secrets{}
-	secret := secrets.Plant(planted("sp-secret"))
-	emu.AssignRole(registry, emu.AddServicePrincipal(tenantA, "ci-app", secret), emulator.Contributor)
-	env := machine(t, emu, secrets)
-	env.Set("AZURE_TENANT_ID", tenantA, "AZURE_CLIENT_ID", "ci-app", "AZURE_CLIENT_SECRET", secret)
+	principal := newCI(emu)
+	env := principal.machine(t)
 	env.WriteConfig(t, fmt.Sprintf(`{"registries": {%q: {"identityToken": true}}}`, registry))
 
 	require.Equal(t, "<token>", helperGet(t, env, registry).Username)

@@ -12,9 +12,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/require"
-
-	"github.com/docker-credential-acr/docker-credential-acr/e2e/emulator"
-	"github.com/docker-credential-acr/docker-credential-acr/e2e/harness"
 )
 
 const (
@@ -100,11 +97,8 @@ func keychainClient(mode, ref string) error {
 func TestGoContainerRegistryDefaultKeychain(t *testing.T) {
 	t.Parallel()
 	emu := startEmulator(t, emulatorOptions())
-	secrets := &harness.Secrets{}
-	secret := secrets.Plant(planted("sp-secret"))
-	emu.AssignRole(registry, emu.AddServicePrincipal(tenantA, "ci-app", secret), emulator.Contributor)
-	env := machine(t, emu, secrets)
-	env.Set("AZURE_TENANT_ID", tenantA, "AZURE_CLIENT_ID", "ci-app", "AZURE_CLIENT_SECRET", secret)
+	principal := newCI(emu)
+	env := principal.machine(t)
 
 	self, err := os.Executable()
 	require.NoError(t, err)

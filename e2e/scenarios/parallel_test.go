@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/docker-credential-acr/docker-credential-acr/e2e/emulator"
 	"github.com/docker-credential-acr/docker-credential-acr/e2e/harness"
 )
 
@@ -19,18 +18,14 @@ func TestParallelPullsColdCache(t *testing.T) {
 	t.Parallel()
 	const pulls = 32
 	emu := startEmulator(t, emulatorOptions())
-	secrets := &harness.Secrets{}
-	secret := secrets.Plant(planted("sp-secret"))
-	emu.AssignRole(registry, emu.AddServicePrincipal(tenantA, "ci-app", secret), emulator.Contributor)
+	principal := newCI(emu)
 
 	ref := registry + "/parallel/app:1"
-	ci := machine(t, emu, secrets)
-	ci.Set("AZURE_TENANT_ID", tenantA, "AZURE_CLIENT_ID", "ci-app", "AZURE_CLIENT_SECRET", secret)
+	ci := principal.machine(t)
 	pushed := cranePush(t, ci, ref)
 
 	emu.ResetCounts()
-	env := machine(t, emu, secrets)
-	env.Set("AZURE_TENANT_ID", tenantA, "AZURE_CLIENT_ID", "ci-app", "AZURE_CLIENT_SECRET", secret)
+	env := principal.machine(t)
 	crane := harness.CraneBinary(t)
 	out := t.TempDir()
 	results := make([]harness.Result, pulls)

@@ -4,9 +4,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/docker-credential-acr/docker-credential-acr/e2e/emulator"
-	"github.com/docker-credential-acr/docker-credential-acr/e2e/harness"
 )
 
 // TestNonACRRegistryFallsThroughToAnonymous: a registry that is not ACR,
@@ -19,11 +16,8 @@ func TestNonACRRegistryFallsThroughToAnonymous(t *testing.T) {
 	opts := emulatorOptions()
 	opts.PublicHosts = []string{public}
 	emu := startEmulator(t, opts)
-	secrets := &harness.Secrets{}
-	secret := secrets.Plant(planted("sp-secret"))
-	emu.AssignRole(registry, emu.AddServicePrincipal(tenantA, "ci-app", secret), emulator.Contributor)
-	env := machine(t, emu, secrets, registry, public)
-	env.Set("AZURE_TENANT_ID", tenantA, "AZURE_CLIENT_ID", "ci-app", "AZURE_CLIENT_SECRET", secret)
+	principal := newCI(emu)
+	env := principal.machine(t, registry, public)
 
 	r := env.Helper(t, public, "get")
 	require.NotEqual(t, 0, r.Code, "get %s:\n%s", public, r)

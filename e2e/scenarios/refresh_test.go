@@ -5,9 +5,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/docker-credential-acr/docker-credential-acr/e2e/emulator"
-	"github.com/docker-credential-acr/docker-credential-acr/e2e/harness"
 )
 
 // TestRefreshAfterExpiryMidSession: ACR refresh tokens that live 6 seconds,
@@ -20,11 +17,8 @@ func TestRefreshAfterExpiryMidSession(t *testing.T) {
 	t.Parallel()
 	emu := startEmulator(t, emulatorOptions())
 	emu.SetLifetimes(0, 6*time.Second, 0)
-	secrets := &harness.Secrets{}
-	secret := secrets.Plant(planted("sp-secret"))
-	emu.AssignRole(registry, emu.AddServicePrincipal(tenantA, "ci-app", secret), emulator.Contributor)
-	env := machine(t, emu, secrets)
-	env.Set("AZURE_TENANT_ID", tenantA, "AZURE_CLIENT_ID", "ci-app", "AZURE_CLIENT_SECRET", secret)
+	principal := newCI(emu)
+	env := principal.machine(t)
 
 	get := func() (answer, time.Time) {
 		t.Helper()

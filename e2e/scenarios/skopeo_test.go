@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/docker-credential-acr/docker-credential-acr/e2e/emulator"
 	"github.com/docker-credential-acr/docker-credential-acr/e2e/harness"
 )
 
@@ -19,11 +18,8 @@ func TestSkopeoCopyAndInspect(t *testing.T) {
 	t.Parallel()
 	harness.SkopeoBinary(t)
 	emu := startEmulator(t, emulatorOptions())
-	secrets := &harness.Secrets{}
-	secret := secrets.Plant(planted("sp-secret"))
-	emu.AssignRole(registry, emu.AddServicePrincipal(tenantA, "ci-app", secret), emulator.Contributor)
-	env := machine(t, emu, secrets)
-	env.Set("AZURE_TENANT_ID", tenantA, "AZURE_CLIENT_ID", "ci-app", "AZURE_CLIENT_SECRET", secret)
+	principal := newCI(emu)
+	env := principal.machine(t)
 
 	src, dst := registry+"/skopeo/src:1", registry+"/skopeo/dst:1"
 	pushed := cranePush(t, env, src)

@@ -861,46 +861,31 @@ func (b *bench) burst(hosts []string) (time.Duration, error) {
 	return wall, firstErr
 }
 
-// concurrentOne: 64 cold gets for one registry at once, with latency on the
-// token and exchange endpoints so that they surely overlap.
+// concurrentOne: 64 cold gets for one registry at once.
 func (b *bench) concurrentOne() {
-	const n, rounds = 64, 3
-	hosts := make([]string, n)
-	for i := range hosts {
-		hosts[i] = mainHost
-	}
-	b.emu.InjectFault("aad.token", emulator.Fault{Latency: *latency})
-	b.emu.InjectFault("acr.exchange", emulator.Fault{Latency: *latency})
-	defer b.emu.ClearFaults()
-	var walls []time.Duration
-	for range rounds {
-		b.emu.ResetCounts()
-		wall, err := b.burst(hosts)
-		if err != nil {
-			b.figure("64 concurrent cold gets, 1 registry", "error: "+err.Error(), "1 token+1 exch.", false)
-			return
-		}
-		walls = append(walls, wall)
-		c := b.emu.Counts()
-		detail("64x1 counts: %v", c)
-		if c["aad.token"] != 1 || c["acr.exchange"] != 1 || c["msi"]+c["az"]+c["aad.discovery"]+c["proxy.refused"] != 0 {
-			b.figure("64 concurrent cold gets, 1 registry", fmt.Sprintf("aad.token=%d acr.exchange=%d", c["aad.token"], c["acr.exchange"]), "1 token+1 exch.", false)
-			return
-		}
-	}
-	b.figure(fmt.Sprintf("64 concurrent cold gets, 1 registry (x%d)", rounds), "aad.token=1 acr.exchange=1", "1 token+1 exch.", true)
-	info("64 concurrent cold gets: wall (median)", fmt.Sprintf("%s (L=%s)", ms(median(walls)), *latency))
+	b.storm("64 concurrent cold gets, 1 registry", "aad.token=1 acr.exchange=1", "1 token+1 exch.", []string{mainHost}, 64)
 }
 
 // concurrentMany: 8 gets for each of 8 registries, all 64 at once on one
 // machine (one cache directory).
 func (b *bench) concurrentMany() {
-	const per, regs, rounds = 8, 8, 3
+	const regs = 8
+	hosts := make([]string, regs)
+	for r := range hosts {
+		hosts[r] = fanoutHost(r)
+	}
+	b.storm("8x8 concurrent cold gets, 8 registries", "aad.token=8 acr.exchange=1 per reg.", "1 each", hosts, 8)
+}
+
+// storm runs per cold gets for each registry, all at once, three rounds,
+// with latency on the token and exchange endpoints so that they surely
+// overlap; each round must cost one Azure AD token request and one exchange
+// per registry, and nothing else.
+func (b *bench) storm(name, success, target string, registries []string, per int) {
+	const rounds = 3
 	var hosts []string
 	for range per {
-		for r := range regs {
-			hosts = append(hosts, fanoutHost(r))
-		}
+		hosts = append(hosts, registries...)
 	}
 	b.emu.InjectFault("aad.token", emulator.Fault{Latency: *latency})
 	b.emu.InjectFault("acr.exchange", emulator.Fault{Latency: *latency})
@@ -910,31 +895,31 @@ func (b *bench) concurrentMany() {
 		b.emu.ResetCounts()
 		wall, err := b.burst(hosts)
 		if err != nil {
-			b.figure("8x8 concurrent cold gets, 8 registries", "error: "+err.Error(), "1 each", false)
+			b.figure(name, "error: "+err.Error(), target, false)
 			return
 		}
 		walls = append(walls, wall)
 		c := b.emu.Counts()
-		detail("8x8 counts: %v", c)
+		detail("%s counts: %v", name, c)
 		var bad []string
-		if c["aad.token"] != regs {
+		if c["aad.token"] != len(registries) {
 			bad = append(bad, fmt.Sprintf("aad.token=%d", c["aad.token"]))
 		}
-		for r := range regs {
-			if n := c["acr.exchange@"+fanoutHost(r)]; n != 1 {
-				bad = append(bad, fmt.Sprintf("acr.exchange@%s=%d", fanoutHost(r), n))
+		for _, r := range registries {
+			if n := c["acr.exchange@"+r]; n != 1 {
+				bad = append(bad, fmt.Sprintf("acr.exchange@%s=%d", r, n))
 			}
 		}
 		if c["msi"]+c["az"]+c["aad.discovery"]+c["proxy.refused"] != 0 {
 			bad = append(bad, "unwanted probes")
 		}
 		if len(bad) > 0 {
-			b.figure("8x8 concurrent cold gets, 8 registries", strings.Join(bad, " "), "1 each", false)
+			b.figure(name, strings.Join(bad, " "), target, false)
 			return
 		}
 	}
-	b.figure(fmt.Sprintf("8x8 concurrent cold gets, 8 registries (x%d)", rounds), "aad.token=8 acr.exchange=1 per reg.", "1 each", true)
-	info("8x8 concurrent cold gets: wall (median)", fmt.Sprintf("%s (L=%s)", ms(median(walls)), *latency))
+	b.figure(fmt.Sprintf("%s (x%d)", name, rounds), success, target, true)
+	info(name+": wall (median)", fmt.Sprintf("%s (L=%s)", ms(median(walls)), *latency))
 }
 
 // ---- figure 6: no identity at all ----
