@@ -55,7 +55,7 @@ func warmHelperOptions(b *testing.B) (Options, string) {
 	now := time.Now()
 	secret := benchJWT(b, now, now.Add(3*time.Hour))
 	ctx := context.Background()
-	err := h.tokenStore(Target{}).Update(ctx, func(m map[string]cache.Entry) error {
+	err := h.tokenStore().Update(ctx, func(m map[string]cache.Entry) error {
 		for i := range 20 {
 			host := fmt.Sprintf("bench%d.azurecr.io", i)
 			if i == 7 {

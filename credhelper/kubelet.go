@@ -141,7 +141,7 @@ func readKubeletRequest(r io.Reader) (kubeletRequest, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&req); err != nil {
-		return req, fmt.Errorf("malformed CredentialProviderRequest on stdin: %s", jsonProblem(err))
+		return req, fmt.Errorf("malformed CredentialProviderRequest on stdin: %s", describeJSONError(err, nil))
 	}
 	if dec.More() {
 		return req, errors.New("malformed CredentialProviderRequest on stdin: unexpected data after the JSON object")
@@ -282,19 +282,4 @@ func imageRegistry(image string) (registry string, ok bool) {
 		return host, true
 	}
 	return "", false
-}
-
-// jsonProblem says what is wrong with a JSON document without quoting it.
-func jsonProblem(err error) string {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &te):
-		return fmt.Sprintf("field %q: wrong type (want %s)", te.Field, te.Type)
-	case errors.As(err, &se):
-		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "empty or truncated JSON"
-	}
-	return "malformed JSON"
 }

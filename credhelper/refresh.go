@@ -23,17 +23,17 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error
 		// A supplied assertion (a pod's service-account token) must reach
 		// Azure AD every time: a cached token keyed by client ID would be
 		// handed to any caller claiming that client ID.
-		tok, err := h.fetch(ctx, t)
+		e, err := h.freshToken(ctx, t)
 		if err != nil {
-			return Credentials{}, fmt.Errorf("%s: %w", t.Host, err)
+			return Credentials{}, fmt.Errorf("%s: %w%s", t.Host, err, h.hint(err))
 		}
-		return h.tokenCredentials(t, cache.Entry{Kind: string(tok.Identity.Kind), Secret: tok.RefreshToken, ExpiresAt: tok.ExpiresAt}), nil
+		return h.tokenCredentials(t, e), nil
 	}
 	key := h.tokenKey(ctx, t)
-	if c := h.mem.lookup(h, key); c.answer {
+	if c := h.classify(h.mem.get(key)); c.answer {
 		return h.result(t, c)
 	}
-	st := h.tokenStore(t)
+	st := h.tokenStore()
 	c := h.lookup(st, key)
 	if c.answer {
 		h.log.Debug("token cache hit", "registry", t.Host, "expires", c.entry.ExpiresAt)
@@ -93,22 +93,31 @@ func (h *Helper) coldFetch(ctx context.Context, t Target, key string, st *cache.
 			}
 		}
 	}
+	e, err := h.freshToken(ctx, t)
+	if err != nil {
+		return h.fetchFailed(ctx, st, key, t, c, err)
+	}
+	h.save(ctx, st, key, e)
+	h.mem.put(key, e)
+	return h.tokenCredentials(t, e), nil
+}
+
+// freshToken fetches a new refresh token for t, as the entry to keep, with
+// its expiry by this machine's clock.
+func (h *Helper) freshToken(ctx context.Context, t Target) (cache.Entry, error) {
 	start := time.Now()
 	fetchedAt := h.now()
 	tok, err := h.fetch(ctx, t)
 	h.log.Debug("token fetch", "registry", t.Host, "took", time.Since(start), "ok", err == nil)
-	if err == nil && !tok.ExpiresAt.After(h.now()) {
-		err = fmt.Errorf("the registry issued a token that has already expired by this machine's clock (expiry %s): check the clock",
+	if err != nil {
+		return cache.Entry{}, err
+	}
+	if !tok.ExpiresAt.After(h.now()) {
+		return cache.Entry{}, fmt.Errorf("the registry issued a token that has already expired by this machine's clock (expiry %s): check the clock",
 			tok.ExpiresAt.Format(time.RFC3339))
 	}
-	if err != nil {
-		return h.fetchFailed(ctx, st, key, t, c, err)
-	}
-	e := cache.Entry{Registry: t.Host, Kind: string(tok.Identity.Kind),
-		Username: TokenUsername, Secret: tok.RefreshToken, ExpiresAt: localExpiry(tok, fetchedAt)}
-	h.save(ctx, st, key, e)
-	h.mem.put(key, e)
-	return h.tokenCredentials(t, e), nil
+	return cache.Entry{Registry: t.Host, Kind: string(tok.Identity.Kind),
+		Username: TokenUsername, Secret: tok.RefreshToken, ExpiresAt: localExpiry(tok, fetchedAt)}, nil
 }
 
 // memCache keeps entries in memory for the life of the process, in front of
@@ -127,17 +136,11 @@ func (m *memCache) put(key string, e cache.Entry) {
 	m.m[key] = e
 }
 
-func (m *memCache) lookup(h *Helper, key string) cached {
+func (m *memCache) get(key string) (cache.Entry, bool) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	e, ok := m.m[key]
-	m.mu.Unlock()
-	if !ok || e.Expired(h.now()) {
-		return cached{}
-	}
-	if e.Negative != "" {
-		return cached{entry: e, answer: true}
-	}
-	return cached{entry: e, have: true, answer: e.FreshFor(h.now(), h.refreshMargin(e.Secret))}
+	return e, ok
 }
 
 // localExpiry is when a fresh token expires by this machine's clock. The
@@ -175,7 +178,7 @@ func (h *Helper) tokenCredentials(t Target, e cache.Entry) Credentials {
 		RefreshMargin: h.refreshMargin(e.Secret), Source: token.Kind(e.Kind).Describe()}
 }
 
-func (h *Helper) tokenStore(t Target) *cache.Store {
+func (h *Helper) tokenStore() *cache.Store {
 	if h.noCache || (h.cred != nil && h.credID == "") {
 		return nil // memory only
 	}
@@ -196,14 +199,18 @@ func (h *Helper) lookup(st *cache.Store, key string) cached {
 		h.cacheProblem("token cache not read", err)
 		return cached{}
 	}
-	if !ok {
-		return cached{}
-	}
+	return h.classify(e, ok)
+}
+
+// classify says what a cache entry (from the file or memory) is worth now.
+func (h *Helper) classify(e cache.Entry, ok bool) cached {
 	now := h.now()
-	if e.Negative != "" {
+	switch {
+	case !ok:
+		return cached{}
+	case e.Negative != "":
 		return cached{entry: e, answer: !e.Expired(now)}
-	}
-	if e.Secret == "" || e.Expired(now) {
+	case e.Secret == "" || e.Expired(now):
 		return cached{}
 	}
 	return cached{entry: e, have: true, answer: e.FreshFor(now, h.refreshMargin(e.Secret))}
@@ -288,29 +295,3 @@ func (e *notFoundError) NotFound() {}
 
 // Reason is the explanation for people.
 func (e *notFoundError) Reason() string { return e.msg }
-
-func (h *Helper) cachedProbe(key string) (bool, bool) {
-	st, err := h.store(tokensFile)
-	if err != nil {
-		return false, false
-	}
-	e, ok, err := st.Get(cache.Key(key))
-	if err != nil || !ok || e.Expired(h.now()) {
-		return false, false
-	}
-	return e.Negative == "", true
-}
-
-func (h *Helper) rememberProbe(key string, ok bool, ttl time.Duration) {
-	st, err := h.store(tokensFile)
-	if err != nil {
-		return
-	}
-	e := cache.Entry{Registry: "", Kind: "probe", ExpiresAt: h.now().Add(ttl)}
-	if !ok {
-		e.Negative = "unreachable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	h.save(ctx, st, cache.Key(key), e)
-}

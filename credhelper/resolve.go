@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker-credential-acr/docker-credential-acr/cache"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
@@ -212,14 +213,26 @@ const (
 	imdsProbeTTL     = 10 * time.Minute
 )
 
+// imdsReachable probes IMDS, or reads the probe's remembered answer (in
+// memory, then in the token cache).
 func (h *Helper) imdsReachable(ctx context.Context) bool {
-	key := "imds-probe"
-	if e, ok := h.cachedProbe(key); ok {
-		return e
+	key := cache.Key("imds-probe")
+	st := h.tokenStore()
+	e, ok := h.mem.get(key)
+	if !ok && st != nil {
+		e, ok, _ = st.Get(key)
 	}
-	ok := h.probeIMDS(ctx)
-	h.rememberProbe(key, ok, imdsProbeTTL)
-	return ok
+	if ok && !e.Expired(h.now()) {
+		return e.Negative == ""
+	}
+	reachable := h.probeIMDS(ctx)
+	e = cache.Entry{Kind: "probe", ExpiresAt: h.now().Add(imdsProbeTTL)}
+	if !reachable {
+		e.Negative = "unreachable"
+	}
+	h.mem.put(key, e)
+	h.save(ctx, st, key, e)
+	return reachable
 }
 
 // dialProbe reports whether addr accepts a TCP connection within the timeout.
