@@ -3,6 +3,8 @@ package cache
 import (
 	"bytes"
 	"encoding/json"
+	"time"
+	"unicode/utf8"
 )
 
 // formatVersion is the only file version this package reads and writes.
@@ -30,19 +32,75 @@ func lookup(data []byte, key string) []byte {
 }
 
 // decodeEntry decodes one entry; ok is false if raw is absent, null or not
-// an object of the right shape.
+// an object of the right shape. It decodes what encoding/json would into
+// Entry, except that member names must match exactly (this package writes
+// them so): encoding/json would set up its reflection caches for Entry and
+// time.Time first, a tenth of a warm helper run.
 func decodeEntry(raw []byte) (e Entry, ok bool) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return Entry{}, false
 	}
-	if json.Unmarshal(raw, &e) != nil {
+	s := scanner{data: raw}
+	ok = s.members(func(key []byte, _ bool) bool {
+		var field *string
+		switch string(key) {
+		case "registry":
+			field = &e.Registry
+		case "kind":
+			field = &e.Kind
+		case "username":
+			field = &e.Username
+		case "secret":
+			field = &e.Secret
+		case "negative":
+			field = &e.Negative
+		case "expiresAt":
+			return s.time(&e.ExpiresAt)
+		default:
+			return s.value()
+		}
+		return s.string(field)
+	})
+	if !ok {
 		return Entry{}, false
 	}
-	return e, true
+	s.ws()
+	return e, s.i == len(raw)
 }
 
-// decodeAll returns every entry of data that decodes; never nil. A file
-// that is not a valid version-1 file has none.
+// string decodes a string or null (which leaves *dst alone, as
+// encoding/json does) into *dst.
+func (s *scanner) string(dst *string) bool {
+	if s.peek('n') {
+		return s.lit("null")
+	}
+	if !s.peek('"') {
+		return false
+	}
+	body, escaped, ok := s.str()
+	if !ok {
+		return false
+	}
+	if escaped || !utf8.Valid(body) {
+		body = unescape(body) // also replaces invalid UTF-8, as encoding/json does
+	}
+	*dst = string(body)
+	return true
+}
+
+// time decodes an RFC 3339 string or null into *dst, by the rules of
+// time.Time's UnmarshalJSON (which parses the string still escaped).
+func (s *scanner) time(dst *time.Time) bool {
+	if s.peek('n') {
+		return s.lit("null")
+	}
+	if !s.peek('"') {
+		return false
+	}
+	body, _, ok := s.str()
+	return ok && dst.UnmarshalText(body) == nil
+}
+
 // decodeStrict is decodeAll for data that must not be lost: ok is false
 // when data is not empty and is not wholly a file this version can read.
 func decodeStrict(data []byte) (map[string]Entry, bool) {
@@ -64,6 +122,8 @@ func decodeStrict(data []byte) (map[string]Entry, bool) {
 	return entries, true
 }
 
+// decodeAll returns every entry of data that decodes; never nil. A file
+// that is not a valid version-1 file has none.
 func decodeAll(data []byte) map[string]Entry {
 	raws := map[string][]byte{}
 	if len(data) == 0 || !scanFile(data, func(k, v []byte) { raws[string(k)] = v }) {

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -88,4 +89,51 @@ func fix(s string) string {
 	var out string
 	_ = json.Unmarshal(b, &out)
 	return out
+}
+
+// FuzzDecodeEntry: decodeEntry decodes what encoding/json decodes into
+// Entry. Inputs with a member name that matches a field only when case is
+// ignored are left out: decodeEntry skips such members.
+func FuzzDecodeEntry(f *testing.F) {
+	for _, s := range []string{
+		`{}`, `null`, `[]`, `{"registry":"r","kind":"environment","username":"u","secret":"s","expiresAt":"2026-11-27T10:00:00.123456789Z"}`,
+		`{"registry":null,"expiresAt":null,"negative":"no identity"}`, `{"expiresAt":"2026-11-27T10:00:00+01:00"}`,
+		`{"expiresAt":""}`, `{"expiresAt":"2026-11-27"}`, `{"expiresAt":"2026\u002d11-27T10:00:00Z"}`, `{"expiresAt":1}`,
+		`{"secret":1}`, `{"secret":"a\"b\u00e9\ud83d\ude00"}`, "{\"secret\":\"\xff\"}", `{"secret":"a","secret":"b"}`,
+		`{"other":{"x":[1,2,{"y":null}]},"registry":"r"}`, `{"Secret":"s"}`, `{"SECRET":"s"}`, `{"secret":"s"} `,
+		`{"secret":"s"`, `{"secret":true}`, `{"expiresAt":"0001-01-01T00:00:00Z"}`, `{"expiresAt":"10000-01-01T00:00:00Z"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	fields := []string{"registry", "kind", "username", "secret", "expiresAt", "negative"}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, ok := decodeEntry(raw)
+		var want Entry
+		wantOK := len(raw) > 0 && raw[0] == '{' && json.Unmarshal(raw, &want) == nil
+		if foldedMember(raw, fields) {
+			return
+		}
+		require.Equal(t, wantOK, ok, "%q: encoding/json ok=%v, decodeEntry ok=%v", raw, wantOK, ok)
+		if ok {
+			require.Equal(t, want, got, "%q", raw)
+		}
+	})
+}
+
+// foldedMember reports whether raw is an object with a member whose name
+// equals one of fields only when case is ignored.
+func foldedMember(raw []byte, fields []string) bool {
+	folded := false
+	s := scanner{data: raw}
+	if s.peek('{') {
+		s.members(func(key []byte, _ bool) bool {
+			for _, f := range fields {
+				if k := string(unescape(key)); k != f && strings.EqualFold(k, f) {
+					folded = true
+				}
+			}
+			return s.value()
+		})
+	}
+	return folded
 }

@@ -94,6 +94,7 @@ type bench struct {
 	emu       *emulator.Emulator
 	helper    string
 	reference string
+	floor     string // the reference linking azidentity (bench/reference/floor.go)
 	coldref   string
 	maxrss    string // the launcher that measures a child's peak RSS
 	work      string // scratch directory
@@ -147,6 +148,10 @@ func setup() (*bench, error) {
 	if err := goBuild(e2eDir(), b.reference, "./bench/reference"); err != nil {
 		return fail(err)
 	}
+	b.floor = filepath.Join(work, "floor")
+	if err := goBuild(e2eDir(), b.floor, "./bench/reference", "-tags", "floor"); err != nil {
+		return fail(err)
+	}
 	b.coldref = filepath.Join(work, "coldref")
 	if err := goBuild(e2eDir(), b.coldref, "./bench/coldref"); err != nil {
 		return fail(err)
@@ -173,8 +178,9 @@ func setup() (*bench, error) {
 func fanoutHost(i int) string { return fmt.Sprintf("bench%d.azurecr.io", i) }
 
 // goBuild builds pkg in dir exactly as the Makefile builds the helper.
-func goBuild(dir, out, pkg string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
+func goBuild(dir, out, pkg string, flags ...string) error {
+	args := append([]string{"build", "-trimpath", "-ldflags", "-s -w", "-o", out}, flags...)
+	cmd := exec.Command("go", append(args, pkg)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if o, err := cmd.CombinedOutput(); err != nil {
@@ -410,69 +416,61 @@ func (b *bench) warm() {
 	b.inittrace()
 }
 
-// warmAttempt times helper and reference alternately and prints the ratio
-// and peak RSS figures.
+// warmAttempt times helper, reference and floor in rotating order and
+// prints the ratio to the reference, and the floor's ratio for context.
 func (b *bench) warmAttempt(env []string, tokens string, attempt int) (float64, bool) {
+	const name = "warm get: ratio to reference"
 	suffix := ""
 	if attempt > 1 {
 		suffix = fmt.Sprintf(" (attempt %d)", attempt)
 	}
-	helperRun := func() (result, error) {
-		r, err := run(b.helper, []string{"get"}, env, mainHost+"\n")
-		if err == nil && (r.code != 0 || !strings.Contains(r.stdout, `"Secret"`)) {
-			err = fmt.Errorf("warm get failed: exit %d %s", r.code, r.stdout)
-		}
-		return r, err
+	progs := []struct {
+		bin  string
+		args []string
+		ok   func(result) bool
+		took []time.Duration
+	}{
+		{bin: b.helper, args: []string{"get"}, ok: func(r result) bool { return r.code == 0 && strings.Contains(r.stdout, `"Secret"`) }},
+		{bin: b.reference, args: []string{tokens}, ok: func(r result) bool { return r.code == 0 }},
+		{bin: b.floor, args: []string{tokens}, ok: func(r result) bool { return r.code == 0 }},
 	}
-	refRun := func() (result, error) {
-		r, err := run(b.reference, []string{tokens}, env, mainHost+"\n")
-		if err == nil && r.code != 0 {
-			err = fmt.Errorf("reference failed: exit %d %s", r.code, r.stdout)
+	once := func(i int) (time.Duration, error) {
+		p := progs[i]
+		r, err := run(p.bin, p.args, env, mainHost+"\n")
+		if err == nil && !p.ok(r) {
+			err = fmt.Errorf("%s failed: exit %d %s", filepath.Base(p.bin), r.code, r.stdout)
 		}
-		return r, err
+		return r.wall, err
 	}
 	for range 30 { // warm-up: page cache, CPU frequency, the parent's runtime
-		if _, err := helperRun(); err != nil {
-			b.figure("warm get: ratio to reference"+suffix, "error: "+err.Error(), "<= 1.5x", false)
-			return 0, false
-		}
-		if _, err := refRun(); err != nil {
-			b.figure("warm get: ratio to reference"+suffix, "error: "+err.Error(), "<= 1.5x", false)
-			return 0, false
-		}
-	}
-	var ht, rt []time.Duration
-	for i := range *warmRuns {
-		// ABBA order, so that a drift in the machine's speed hits both alike.
-		order := []bool{true, false}
-		if i%2 == 1 {
-			order = []bool{false, true}
-		}
-		for _, isHelper := range order {
-			if isHelper {
-				r, err := helperRun()
-				if err != nil {
-					b.figure("warm get: ratio to reference"+suffix, "error: "+err.Error(), "<= 1.5x", false)
-					return 0, false
-				}
-				ht = append(ht, r.wall)
-			} else {
-				r, err := refRun()
-				if err != nil {
-					b.figure("warm get: ratio to reference"+suffix, "error: "+err.Error(), "<= 1.5x", false)
-					return 0, false
-				}
-				rt = append(rt, r.wall)
+		for i := range progs {
+			if _, err := once(i); err != nil {
+				b.figure(name+suffix, "error: "+err.Error(), "<= 1.5x", false)
+				return 0, false
 			}
 		}
 	}
-	mh, mr := median(ht), median(rt)
+	for n := range *warmRuns {
+		// Rotate the order, so that a drift in the machine's speed hits all alike.
+		for j := range progs {
+			i := (n + j) % len(progs)
+			d, err := once(i)
+			if err != nil {
+				b.figure(name+suffix, "error: "+err.Error(), "<= 1.5x", false)
+				return 0, false
+			}
+			progs[i].took = append(progs[i].took, d)
+		}
+	}
+	ht, rt, ft := progs[0].took, progs[1].took, progs[2].took
+	mh, mr, mf := median(ht), median(rt), median(ft)
 	ratio := float64(mh) / float64(mr)
 	info("warm get: helper median (p10/p90)"+suffix, fmt.Sprintf("%s (%s/%s) n=%d", ms(mh), ms(percentile(ht, 10)), ms(percentile(ht, 90)), len(ht)))
 	info("warm get: reference median (p10/p90)"+suffix, fmt.Sprintf("%s (%s/%s) n=%d", ms(mr), ms(percentile(rt, 10)), ms(percentile(rt, 90)), len(rt)))
+	info("warm get: floor (reference+azidentity)"+suffix, fmt.Sprintf("%s, %.2fx reference", ms(mf), float64(mf)/float64(mr)))
 	ok := ratio <= warmRatioTarget
 	final := attempt > 1 || !narrow(ratio, warmRatioTarget)
-	b.attempt("warm get: ratio to reference"+suffix, fmt.Sprintf("%.2fx (+%s)", ratio, ms(mh-mr)), "<= 1.5x", ok, final)
+	b.attempt(name+suffix, fmt.Sprintf("%.2fx (+%s)", ratio, ms(mh-mr)), "<= 1.5x", ok, final)
 	return ratio, ok
 }
 
