@@ -43,11 +43,13 @@ bench: build
 	cd e2e && go run ./cmd/bench -helper $(abspath $(BIN))
 
 ## hardening: the long hostile-input runs: 10,000 hostile URLs through the binary, fuzzing
+## (registry names; cache entries against encoding/json)
 FUZZTIME ?= 60s
 hardening: build
 	@log=$$(mktemp); cd e2e && ACR_HELPER_BINARY=$(abspath $(BIN)) go test -v -count=1 -timeout 20m ./hardening/ -args -hardening.long >$$log 2>&1; \
 	rc=$$?; grep -E 'FIGURE|^(--- FAIL|FAIL|ok|panic)' $$log; [ $$rc = 0 ] || tail -50 $$log; rm -f $$log; exit $$rc
 	go test -run '^$$' -fuzz FuzzRecognise -fuzztime $(FUZZTIME) ./credhelper/
+	go test -run '^$$' -fuzz FuzzDecodeEntry -fuzztime $(FUZZTIME) ./cache/
 
 ## dist: release binaries for linux/darwin/windows x amd64/arm64, with SHA256SUMS
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
