@@ -20,15 +20,20 @@ type file struct {
 // version-1 file (empty, truncated, not JSON, wrong shape, other version) or
 // has no such entry. With duplicate keys the last wins.
 func lookup(data []byte, key string) []byte {
-	var raw []byte
+	raw, _ := find(data, key)
+	return raw
+}
+
+// find is lookup that also says whether data is a version-1 file at all.
+func find(data []byte, key string) (raw []byte, valid bool) {
 	if len(data) == 0 || !scanFile(data, func(k, v []byte) {
 		if string(k) == key {
 			raw = v
 		}
 	}) {
-		return nil
+		return nil, false
 	}
-	return raw
+	return raw, true
 }
 
 // decodeEntry decodes one entry; ok is false if raw is absent, null or not

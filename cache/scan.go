@@ -32,6 +32,7 @@ func scanFile(data []byte, visit func(key, raw []byte)) bool {
 	ok := s.members(func(key []byte, _ bool) bool {
 		switch string(key) {
 		case "version":
+			s.ws()
 			start := s.i
 			if !s.value() {
 				return false
@@ -46,6 +47,7 @@ func scanFile(data []byte, visit func(key, raw []byte)) bool {
 				return false
 			}
 			return s.members(func(key []byte, escaped bool) bool {
+				s.ws()
 				start := s.i
 				if !s.value() {
 					return false

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -88,30 +89,59 @@ func Open(dir, name string, opts ...Option) (*Store, error) {
 func (s *Store) Path() string { return s.path }
 
 // Get returns the entry stored under key, whether it exists or has expired
-// (see Entry.FreshFor). It takes no lock. A missing or unreadable file (see
-// the package documentation) is a miss, not an error; the error is for a file
-// that is unsafe (ErrUnsafe) or cannot be read at all.
+// (see Entry.FreshFor). It takes no lock. A missing file is a miss; so is an
+// unreadable one (see the package documentation), except in a Strict store,
+// where it is an error, as is a file that is unsafe (ErrUnsafe) or cannot be
+// read at all.
 func (s *Store) Get(key string) (Entry, bool, error) {
-	data, err := readFile(s.path)
-	if errors.Is(err, errTooLarge) {
-		data, err = nil, nil
-	}
+	data, err := s.read()
 	if err != nil {
 		return Entry{}, false, err
 	}
-	e, ok := decodeEntry(lookup(data, key))
+	raw, valid := find(data, key)
+	if !valid && s.strict && len(bytes.TrimSpace(data)) > 0 {
+		return Entry{}, false, s.unreadable()
+	}
+	e, ok := decodeEntry(raw)
+	if !ok && s.strict && raw != nil {
+		return Entry{}, false, s.unreadable()
+	}
 	return e, ok, nil
+}
+
+// read reads the file for Get and All: one too large to be ours is empty,
+// or an error in a Strict store.
+func (s *Store) read() ([]byte, error) {
+	data, err := readFile(s.path)
+	if errors.Is(err, errTooLarge) {
+		if s.strict {
+			return nil, s.unreadable()
+		}
+		return nil, nil
+	}
+	return data, err
+}
+
+// unreadable is the error of a strict store whose file is not one this
+// version can read whole.
+func (s *Store) unreadable() error {
+	return fmt.Errorf("cache: %s is not a file this version can read (corrupt, or written by a newer version); "+
+		"it is left as it is: move it away to start afresh", s.path)
 }
 
 // All returns every entry, by the same rules as Get. The map is never nil
 // when err is nil and belongs to the caller.
 func (s *Store) All() (map[string]Entry, error) {
-	data, err := readFile(s.path)
-	if errors.Is(err, errTooLarge) {
-		data, err = nil, nil
-	}
+	data, err := s.read()
 	if err != nil {
 		return nil, err
+	}
+	if s.strict {
+		entries, ok := decodeStrict(data)
+		if !ok {
+			return nil, s.unreadable()
+		}
+		return entries, nil
 	}
 	return decodeAll(data), nil
 }

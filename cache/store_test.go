@@ -173,6 +173,8 @@ func TestBrokenFilesAreMisses(t *testing.T) {
 		{name: "entries null", content: []byte(`{"version":1,"entries":null}`)},
 		{name: "trailing garbage", content: []byte(valid + "xx")},
 		{name: "valid", content: []byte(valid), wantGood: true},
+		{name: "reformatted (jq .)", wantGood: true, content: []byte(
+			"{\n  \"version\" : 1 ,\n  \"entries\": {\n    \"good\": {\n      \"registry\": \"g.azurecr.io\",\n      \"secret\": \"s\"\n    }\n  }\n}\n")},
 		{name: "one bad entry among good", wantGood: true, content: []byte(
 			`{"version":1,"entries":{"good":` + good + `,"bad":5,"null":null,"arr":[],"wrongfield":{"registry":7}}}`)},
 		{name: "unknown fields ignored", wantGood: true, content: []byte(

@@ -47,8 +47,7 @@ func (s *Store) Update(ctx context.Context, fn func(entries map[string]Entry) er
 	if s.strict {
 		var ok bool
 		if entries, ok = decodeStrict(old); !ok {
-			return fmt.Errorf("cache: %s is not a file this version can read (corrupt, or written by a newer version); "+
-				"it is left as it is: move it away to start afresh", s.path)
+			return s.unreadable()
 		}
 	}
 	if err := fn(entries); err != nil {

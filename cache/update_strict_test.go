@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -20,6 +21,7 @@ func TestStrictUpdateKeepsUnreadableFile(t *testing.T) {
 		"truncated":      `{"version":1,"entries":{"k":{"registry":"r"`,
 		"garbage":        "\x00\x01not json",
 		"bad entry":      `{"version":1,"entries":{"k":{"registry":5}}}`,
+		"too large":      `{"version":1,"entries":{}}` + strings.Repeat(" ", maxFileSize),
 	}
 	for name, content := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -30,6 +32,12 @@ func TestStrictUpdateKeepsUnreadableFile(t *testing.T) {
 
 			strict, err := Open(dir, "credentials.json", Strict())
 			require.NoError(t, err)
+			// Reads say so too, rather than answering as if nothing were stored.
+			_, _, err = strict.Get("k")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "left as it is")
+			_, err = strict.All()
+			require.Error(t, err)
 			err = strict.Update(context.Background(), func(m map[string]Entry) error {
 				m["new"] = Entry{Registry: "x"}
 				return nil

@@ -664,3 +664,38 @@ func TestMainConfigError(t *testing.T) {
 		assertGot(t, e.run(t, "myreg.azurecr.io", "get"), "myreg.azurecr.io", "u", "s")
 	})
 }
+
+// TestMainUnreadableStoredCredentials: a reformatted credentials.json is
+// read as before; one this version cannot read is left alone, and every
+// action says so instead of quietly acting as if nothing were stored.
+func TestMainUnreadableStoredCredentials(t *testing.T) {
+	t.Parallel()
+	e := newMainEnv(t, `{"registries": {"myreg.azurecr.io": {"identity": "basic", "username": "cfg-user", "passwordEnv": "CFG_PW"}}}`)
+	e.env["CFG_PW"] = "configured-secret"
+	e.store(t, "myreg.azurecr.io", "stored-user", "stored-secret")
+
+	var doc any
+	require.NoError(t, json.Unmarshal(e.readCredentials(t), &doc))
+	pretty, err := json.MarshalIndent(doc, "", "    ")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(e.credentialsFile(), bytes.ReplaceAll(pretty, []byte(`":`), []byte(`" :`)), 0o600))
+	assertGot(t, e.run(t, "myreg.azurecr.io", "get"), "myreg.azurecr.io", "stored-user", "stored-secret")
+
+	broken := []byte(`{"version":1,"entries":{"x":{"registry":`)
+	require.NoError(t, os.WriteFile(e.credentialsFile(), broken, 0o600))
+	r := e.run(t, "myreg.azurecr.io", "get")
+	require.Equal(t, 0, r.code, r.stdout)
+	assert.JSONEq(t, `{"ServerURL":"myreg.azurecr.io","Username":"cfg-user","Secret":"configured-secret"}`, r.stdout)
+	assertOneLine(t, r.stderr, "get's stderr")
+	assert.Contains(t, r.stderr, "credentials.json is not a file this version can read")
+	for _, action := range []string{"list", "store", "erase"} {
+		r := e.run(t, mainCredsJSON("myreg.azurecr.io", "u", "p"), action)
+		if action != "store" {
+			r = e.run(t, map[string]string{"list": "", "erase": "myreg.azurecr.io"}[action], action)
+		}
+		assert.Equal(t, 1, r.code, action)
+		assertOneLine(t, r.stdout, action)
+		assert.Contains(t, r.stdout, "left as it is", action)
+	}
+	assert.Equal(t, broken, e.readCredentials(t), "the file is untouched")
+}
