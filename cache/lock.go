@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,11 +20,15 @@ import (
 // lock could not be had before the lock timeout or the context ended.
 var ErrLockTimeout = errors.New("cache: timed out waiting for lock")
 
-// lockRetryDelay is how often a process waiting for a lock polls it. flock
-// cannot be waited on with a deadline, so waiters poll; goroutines of one
-// process queue on a channel instead (see inProcess), so at most one of them
-// polls at a time.
-const lockRetryDelay = 5 * time.Millisecond
+// A process waiting for a lock polls it (flock cannot be waited on with a
+// deadline), first every minLockRetry, backing off to maxLockRetry with
+// jitter, so that hundreds of waiters do not starve the holder of CPU while
+// it writes. Goroutines of one process queue on a channel instead (see
+// inProcess), so at most one of them polls at a time.
+const (
+	minLockRetry = time.Millisecond
+	maxLockRetry = 50 * time.Millisecond
+)
 
 // inProcess holds one semaphore (a chan struct{} of capacity 1) per lock
 // path, taken before the flock. Without it every waiting goroutine polls the
@@ -68,16 +73,28 @@ func (s *Store) LockKey(ctx context.Context, key string) (unlock func(), err err
 
 // lock takes an exclusive flock on path, creating it 0600 if needed.
 func (s *Store) lock(ctx context.Context, path string) (func(), error) {
-	lctx, cancel := context.WithTimeout(ctx, s.lockTimeout)
+	return LockFile(ctx, path, s.lockTimeout)
+}
+
+// LockFile takes an exclusive flock on path (created 0600 if needed, never
+// through a symbolic link), waiting at most timeout and the life of ctx, then
+// failing with an error wrapping ErrLockTimeout. unlock is idempotent. For a
+// file that is replaced by rename (and so cannot be locked itself), lock a
+// fixed path beside it.
+func LockFile(ctx context.Context, path string, timeout time.Duration) (unlock func(), err error) {
+	if timeout <= 0 {
+		timeout = DefaultLockTimeout
+	}
+	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	sem := semaphore(path)
 	select {
 	case sem <- struct{}{}:
 	case <-lctx.Done():
-		return nil, s.timeoutError(ctx, path)
+		return nil, timeoutError(ctx, path, timeout)
 	}
 	fl := flock.New(path, flock.SetFlag(lockFlags), flock.SetPermissions(0o600))
-	ok, err := fl.TryLockContext(lctx, lockRetryDelay)
+	ok, err := tryLock(lctx, fl)
 	if ok {
 		return sync.OnceFunc(func() {
 			_ = fl.Unlock()
@@ -87,7 +104,7 @@ func (s *Store) lock(ctx context.Context, path string) (func(), error) {
 	<-sem
 	switch {
 	case err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		return nil, s.timeoutError(ctx, path)
+		return nil, timeoutError(ctx, path, timeout)
 	case isSymlinkErr(err):
 		return nil, fmt.Errorf("%w: %s is a symbolic link", ErrUnsafe, path)
 	default:
@@ -95,12 +112,31 @@ func (s *Store) lock(ctx context.Context, path string) (func(), error) {
 	}
 }
 
+// tryLock polls fl until it is locked or ctx ends, backing off between tries.
+func tryLock(ctx context.Context, fl *flock.Flock) (bool, error) {
+	delay := minLockRetry
+	for {
+		if ok, err := fl.TryLock(); ok || err != nil {
+			return ok, err
+		}
+		// Full jitter: waiters that started together spread out.
+		t := time.NewTimer(time.Duration(rand.Int64N(int64(delay))) + minLockRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, ctx.Err()
+		case <-t.C:
+		}
+		delay = min(2*delay, maxLockRetry)
+	}
+}
+
 // timeoutError wraps ErrLockTimeout and why the wait ended: the caller's
 // context, or else context.DeadlineExceeded for the lock timeout.
-func (s *Store) timeoutError(ctx context.Context, path string) error {
+func timeoutError(ctx context.Context, path string, timeout time.Duration) error {
 	cause := ctx.Err()
 	if cause == nil {
 		cause = context.DeadlineExceeded
 	}
-	return fmt.Errorf("%w: %s (waited up to %v): %w", ErrLockTimeout, path, s.lockTimeout, cause)
+	return fmt.Errorf("%w: %s (waited up to %v): %w", ErrLockTimeout, path, timeout, cause)
 }

@@ -2,6 +2,7 @@ package credhelper
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,6 +13,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/docker-credential-acr/docker-credential-acr/cache"
 )
 
 func init() {
@@ -71,6 +75,15 @@ func runConfigure(args []string, cio IO) int {
 	path, note := dockerConfigFile(h.getenv), ""
 	if o.containersAuth {
 		path, note = containersAuthFile(h.getenv)
+	}
+	if !o.dryRun {
+		// Two configures at once (a provisioning script, say) would each
+		// write what it read, and the first one's change would be lost.
+		unlock, err := lockAuthFile(path, h.timeout())
+		if err != nil {
+			return fail(err)
+		}
+		defer unlock()
 	}
 	f, err := readAuthFile(path)
 	if err != nil {
@@ -240,6 +253,21 @@ type authField struct {
 }
 
 const credHelpersKey = "credHelpers"
+
+// lockAuthFile serialises editors of path (this command, run concurrently):
+// a flock on ".<name>.lock" beside the file that path resolves to. Docker
+// itself takes no lock; its writes are atomic, and write's check catches
+// one that lands while we edit.
+func lockAuthFile(path string, timeout time.Duration) (unlock func(), err error) {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return cache.LockFile(context.Background(), filepath.Join(dir, "."+filepath.Base(path)+".lock"), timeout)
+}
 
 // readAuthFile reads and parses path; a missing or empty file is an empty
 // object. A malformed file is an error that quotes nothing of it (an auths

@@ -261,3 +261,37 @@ func TestSecretsStayOutOfOutput(t *testing.T) {
 	}
 	assert.Equal(t, 1, strings.Count(r.stdout, "\n"), "one line: %q", r.stdout)
 }
+
+// TestConcurrentConfigureLosesNothing: configure runs at once, for different
+// registries, each add theirs; none overwrites another's with what it read.
+func TestConcurrentConfigureLosesNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := []string{"HOME=" + dir, "PATH=" + dir, "DOCKER_CREDENTIAL_ACR_MANAGED_IDENTITY=never"}
+	config := filepath.Join(dir, ".docker", "config.json")
+	require.NoError(t, os.MkdirAll(filepath.Dir(config), 0o700))
+	require.NoError(t, os.WriteFile(config, []byte(`{"auths":{"other.example.com":{"auth":"dTpw"}}}`), 0o600))
+
+	const n = 16
+	var wg sync.WaitGroup
+	results := make([]result, n)
+	for i := range n {
+		wg.Go(func() { results[i] = run(t, env, "", "configure", fmt.Sprintf("r%d.azurecr.io", i)) })
+	}
+	wg.Wait()
+	for i, r := range results {
+		require.Equal(t, 0, r.code, "configure %d: %s %s", i, r.stdout, r.stderr)
+	}
+	var got struct {
+		Auths       map[string]any    `json:"auths"`
+		CredHelpers map[string]string `json:"credHelpers"`
+	}
+	data, err := os.ReadFile(config)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &got))
+	assert.Len(t, got.CredHelpers, n)
+	for i := range n {
+		assert.Equal(t, "acr", got.CredHelpers[fmt.Sprintf("r%d.azurecr.io", i)])
+	}
+	assert.Contains(t, got.Auths, "other.example.com")
+}
