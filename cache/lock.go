@@ -73,15 +73,15 @@ func (s *Store) LockKey(ctx context.Context, key string) (unlock func(), err err
 
 // lock takes an exclusive flock on path, creating it 0600 if needed.
 func (s *Store) lock(ctx context.Context, path string) (func(), error) {
-	return LockFile(ctx, path, s.lockTimeout)
+	return lockFile(ctx, path, s.lockTimeout)
 }
 
-// LockFile takes an exclusive flock on path (created 0600 if needed, never
+// lockFile takes an exclusive flock on path (created 0600 if needed, never
 // through a symbolic link), waiting at most timeout and the life of ctx, then
 // failing with an error wrapping ErrLockTimeout. unlock is idempotent. For a
 // file that is replaced by rename (and so cannot be locked itself), lock a
 // fixed path beside it.
-func LockFile(ctx context.Context, path string, timeout time.Duration) (unlock func(), err error) {
+func lockFile(ctx context.Context, path string, timeout time.Duration) (unlock func(), err error) {
 	if timeout <= 0 {
 		timeout = DefaultLockTimeout
 	}

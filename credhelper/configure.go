@@ -13,9 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
-
-	"github.com/docker-credential-acr/docker-credential-acr/cache"
 )
 
 func init() {
@@ -79,7 +76,7 @@ func runConfigure(args []string, cio IO) int {
 	if !o.dryRun {
 		// Two configures at once (a provisioning script, say) would each
 		// write what it read, and the first one's change would be lost.
-		unlock, err := lockAuthFile(path, h.timeout())
+		unlock, err := h.lockAuthFile(path)
 		if err != nil {
 			return fail(err)
 		}
@@ -254,19 +251,22 @@ type authField struct {
 
 const credHelpersKey = "credHelpers"
 
-// lockAuthFile serialises editors of path (this command, run concurrently):
-// a flock on ".<name>.lock" beside the file that path resolves to. Docker
-// itself takes no lock; its writes are atomic, and write's check catches
-// one that lands while we edit.
-func lockAuthFile(path string, timeout time.Duration) (unlock func(), err error) {
+// lockAuthFile serialises editors of path (this command, run concurrently)
+// with a lock in the helper's cache directory, keyed by the file that path
+// resolves to. Docker itself takes no lock; its writes are atomic, and
+// write's check catches one that lands while we edit.
+func (h *Helper) lockAuthFile(path string) (unlock func(), err error) {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	st, err := h.store(credentialsFile)
+	if err != nil {
 		return nil, err
 	}
-	return cache.LockFile(context.Background(), filepath.Join(dir, "."+filepath.Base(path)+".lock"), timeout)
+	return st.LockKey(context.Background(), "configure\x00"+path)
 }
 
 // readAuthFile reads and parses path; a missing or empty file is an empty
