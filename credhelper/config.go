@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -145,6 +147,52 @@ func fieldPath(field string, b []byte) string {
 	return field
 }
 
+// unknownFieldPath finds where the unknown field name is, for the error
+// message (encoding/json does not say): "registries.<host>.<name>",
+// "defaults.<name>" or "<name>".
+func unknownFieldPath(name string, b []byte) string {
+	var c struct {
+		Registries map[string]json.RawMessage `json:"registries"`
+		Defaults   json.RawMessage            `json:"defaults"`
+	}
+	if json.Unmarshal(b, &c) != nil {
+		return name
+	}
+	unknown := func(raw json.RawMessage, v any) bool {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(v)
+		return err != nil && strings.HasPrefix(err.Error(), "json: unknown field "+strconv.Quote(name))
+	}
+	for host, raw := range c.Registries {
+		if unknown(raw, new(RegistryConfig)) {
+			return "registries." + redactURL(host) + "." + name
+		}
+	}
+	if c.Defaults != nil && unknown(c.Defaults, new(Defaults)) {
+		return "defaults." + name
+	}
+	return name
+}
+
+// jsonKind says in JSON's words what a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
+		return "an object"
+	}
+	return t.Kind().String()
+}
+
 // badDurationField finds which duration field of the defaults failed, for
 // the error message (encoding/json does not say for custom types).
 func badDurationField(b []byte) string {
@@ -218,12 +266,15 @@ func describeJSONError(err error, b []byte) string {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {
+	case errors.As(err, &te) && te.Field == "":
+		return fmt.Sprintf("want a JSON object, not %s", te.Value)
 	case errors.As(err, &te):
-		return fmt.Sprintf("field %q: wrong type (want %s)", fieldPath(te.Field, b), te.Type)
+		return fmt.Sprintf("field %q: wrong type: want %s, not %s", fieldPath(te.Field, b), jsonKind(te.Type), te.Value)
 	case errors.As(err, &se):
 		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return fmt.Sprintf("unknown field %q", unknownFieldPath(name, b))
 	case errors.As(err, new(*durationError)):
 		return fmt.Sprintf("field %q: %v", badDurationField(b), err)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

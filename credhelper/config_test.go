@@ -195,8 +195,8 @@ func TestParseConfigErrors(t *testing.T) {
 	}{
 		{"unknown top-level field", `{"registry": {}}`, []string{`"registry"`}},
 		{"unknown registry field", `{"registries": {` + okSibling + `, "myreg.azurecr.io": {"identity": "basic", "username": "u", "pasword": "` + cfgSecret + `"}}}`,
-			[]string{`"pasword"`}},
-		{"unknown defaults field", `{"defaults": {"timout": "30s"}}`, []string{`"timout"`}},
+			[]string{`"registries.myreg.azurecr.io.pasword"`}},
+		{"unknown defaults field", `{"defaults": {"timout": "30s"}}`, []string{`"defaults.timout"`}},
 		{"timeout as number", `{"defaults": {"timeout": 30}}`, []string{"timeout"}},
 		{"refreshMargin as number", `{"defaults": {"refreshMargin": 60}}`, []string{"refreshMargin"}},
 		{"invalid duration", `{"defaults": {"timeout": "thirty seconds"}}`, []string{"timeout"}},
@@ -261,6 +261,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"top-level null then more", `null {}`, []string{"after the JSON object"}},
 		{"empty file", ``, []string{"empty"}},
 		{"only whitespace", " \n\t ", []string{"empty"}},
+		{"top level array", `[{"registries": {}}]`, []string{"want a JSON object, not array"}},
+		{"identity as number", `{"registries": {"myreg.azurecr.io": {"identity": 5}}}`,
+			[]string{`"registries.myreg.azurecr.io.identity"`, "want a string, not number"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -275,6 +278,7 @@ func TestParseConfigErrors(t *testing.T) {
 			assert.NotContains(t, msg, cfgSecret, "the message quotes a secret")
 			assert.NotContains(t, msg, "987654321", "the message quotes a value")
 			assert.NotContains(t, msg, "\n", "the message is one line")
+			assert.NotRegexp(t, `\b(credhelper|token)\.[A-Z]`, msg, "the message names a Go type")
 		})
 	}
 }

@@ -96,9 +96,11 @@ type Helper struct {
 	cred      azcore.TokenCredential
 	credID    string
 
-	mem         memCache
-	group       singleflight.Group
-	cacheWarned atomic.Bool
+	mem           memCache
+	group         singleflight.Group
+	cacheWarned   atomic.Bool
+	configWarned  sync.Once
+	timeoutWarned sync.Once
 
 	cfgOnce sync.Once
 	cfg     *Config
@@ -173,6 +175,14 @@ func (h *Helper) config() (*Config, error) {
 	return h.cfg, h.cfgErr
 }
 
+// configPath is the configuration file's path, for messages.
+func (h *Helper) configPath() string {
+	if cfg, _ := h.config(); cfg != nil && cfg.path != "" {
+		return cfg.path
+	}
+	return ConfigPath(h.getenv)
+}
+
 func (h *Helper) warnInlinePasswords() {
 	for key, r := range h.cfg.Registries {
 		if r.Password != "" {
@@ -244,6 +254,9 @@ func (h *Helper) timeout() time.Duration {
 		if d, err := time.ParseDuration(v); err == nil && d > 0 {
 			return d
 		}
+		h.timeoutWarned.Do(func() {
+			h.warnf("%s=%q is not a positive duration such as 30s; ignored", EnvTimeout, shorten(v, 40))
+		})
 	}
 	if cfg, _ := h.config(); cfg != nil && cfg.Defaults.Timeout > 0 {
 		return time.Duration(cfg.Defaults.Timeout)
@@ -318,7 +331,12 @@ func (h *Helper) Resolve(ctx context.Context, t Target) (Credentials, error) {
 				secret, err = rc.Password, nil
 			}
 			if err != nil {
-				return Credentials{}, fmt.Errorf("%s: basic credentials: %w", t.Host, err)
+				field := "passwordFile"
+				if rc.PasswordFile == "" {
+					field = "passwordEnv"
+				}
+				return Credentials{}, fmt.Errorf("%s: the password that %s of registry %q in %s names cannot be read: %w",
+					t.Host, field, t.Host, h.configPath(), err)
 			}
 			return Credentials{Username: rc.Username, Secret: secret, Source: "configured username and password"}, nil
 		}

@@ -112,6 +112,12 @@ func runKubelet(args []string, cio IO) int {
 		fmt.Fprintf(cio.Stderr, "docker-credential-acr: kubelet: %s\n", oneLineError(err))
 		return 1
 	}
+	// A broken configuration fails every image, not only ACR ones: an empty
+	// answer for an image of a custom host would be cached by the kubelet.
+	if _, err := h.config(); err != nil {
+		fmt.Fprintf(cio.Stderr, "docker-credential-acr: kubelet: %s\n", oneLineError(err))
+		return 1
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
 	defer cancel()
 	resp, err := h.kubeletAnswer(ctx, req)

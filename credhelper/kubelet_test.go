@@ -186,6 +186,22 @@ func TestKubeletNoIdentity(t *testing.T) {
 	assert.Contains(t, r.stderr, "managed identity")
 }
 
+// A configuration that cannot be read fails every image, even one of a host
+// that is not ACR by name: that file may declare it a customHost, and the
+// kubelet would cache an empty answer.
+func TestKubeletBrokenConfig(t *testing.T) {
+	t.Parallel()
+	e := newKubeletEnv(t, `{"registries": {"registry.contoso.com": {"customHost": true, "identity": "basic", "username": "u", "password": "cfg-secret-PLANTED"}, "x.azurecr.io": {"identiy": "azurecli"}}}`)
+	for _, image := range []string{"registry.contoso.com/team/app:1", "docker.io/library/alpine", "x.azurecr.io/a"} {
+		r := e.run(t, `{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1","image":"`+image+`"}`)
+		assert.Equal(t, 1, r.code, image)
+		assert.Empty(t, r.stdout, image)
+		assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
+		assert.Contains(t, r.stderr, `"registries.x.azurecr.io.identiy"`)
+		assert.NotContains(t, r.stderr, "PLANTED")
+	}
+}
+
 func TestKubeletCacheDurationFollowsExpiry(t *testing.T) {
 	t.Parallel()
 	e := newKubeletEnv(t, "")

@@ -215,12 +215,14 @@ func TestMainGetPasswordSources(t *testing.T) {
 	e.env["MY_PW"] = "pw-from-env"
 	assertGot(t, e.run(t, "file.azurecr.io", "get"), "file.azurecr.io", "uf", "pw-from-file")
 	assertGot(t, e.run(t, "https://env.azurecr.io/v2/", "get"), "https://env.azurecr.io/v2/", "ue", "pw-from-env")
-	for _, host := range []string{"unset.azurecr.io", "gone.azurecr.io"} {
+	for host, field := range map[string]string{"unset.azurecr.io": "passwordEnv", "gone.azurecr.io": "passwordFile"} {
 		r := e.run(t, host, "get")
 		assert.Equal(t, 1, r.code)
 		assertOneLine(t, r.stdout, "stdout")
-		assert.Contains(t, r.stdout, host)
 		assert.NotEqual(t, mainNotFound, r.stdout, "a broken configured secret is a real error")
+		for _, want := range []string{host, field, e.configPath} {
+			assert.Contains(t, r.stdout, want, "the message names the registry, the field and the file")
+		}
 	}
 }
 
@@ -627,9 +629,18 @@ func TestMainConfigError(t *testing.T) {
 			assert.Contains(t, r.stdout, field)
 			assert.NotContains(t, r.stdout+r.stderr, "cfg-secret-77")
 		}
+		// Other hosts are not found, with a word on stderr: the broken file
+		// might have declared one a customHost.
 		for _, in := range []string{"docker.io", "registry.example.com", "x.azurecr.io.evil.com"} {
-			assertNotFound(t, e.run(t, in, "get"))
-			assertNotFound(t, e.run(t, in, "erase"))
+			for _, action := range []string{"get", "erase"} {
+				r := e.run(t, in, action)
+				assert.Equal(t, 1, r.code, in)
+				assert.Equal(t, mainNotFound, r.stdout, in)
+				assertOneLine(t, r.stderr, "stderr")
+				assert.Contains(t, r.stderr, "customHost")
+				assert.Contains(t, r.stderr, path)
+				assert.NotContains(t, r.stderr, "cfg-secret-77")
+			}
 		}
 		r := e.run(t, mainCredsJSON("myreg.azurecr.io", "u", "s"), "store")
 		assert.Equal(t, 1, r.code)
@@ -643,7 +654,7 @@ func TestMainConfigError(t *testing.T) {
 	t.Run("unknown field", func(t *testing.T) {
 		t.Parallel()
 		e := newMainEnv(t, broken)
-		check(t, e, e.configPath, `"bogus"`)
+		check(t, e, e.configPath, `"registries.myreg.azurecr.io.bogus"`)
 	})
 	t.Run("multi-line error is one line", func(t *testing.T) {
 		t.Parallel()
@@ -698,4 +709,17 @@ func TestMainUnreadableStoredCredentials(t *testing.T) {
 		assert.Contains(t, r.stdout, "left as it is", action)
 	}
 	assert.Equal(t, broken, e.readCredentials(t), "the file is untouched")
+}
+
+// TestMainBadTimeoutIsReported: a timeout that does not parse is not quietly
+// replaced by the default.
+func TestMainBadTimeoutIsReported(t *testing.T) {
+	t.Parallel()
+	e := newMainEnv(t, `{"registries": {"myreg.azurecr.io": {"identity": "basic", "username": "u", "passwordEnv": "PW"}}}`)
+	e.env["PW"] = "pw"
+	e.env[credhelper.EnvTimeout] = "thirty"
+	r := e.run(t, "myreg.azurecr.io", "get")
+	require.Equal(t, 0, r.code, r.stdout)
+	assertOneLine(t, r.stderr, "stderr")
+	assert.Contains(t, r.stderr, credhelper.EnvTimeout)
 }

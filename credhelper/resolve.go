@@ -40,6 +40,13 @@ func (h *Helper) target(host string) (Target, bool, error) {
 		if isACR {
 			return Target{}, false, err
 		}
+		// Other hosts stay "not found" (a keychain asked about docker.io
+		// must not fail), but the broken file may be what declares this
+		// one a customHost: say so.
+		h.configWarned.Do(func() {
+			h.warnf("%s is not an ACR host by name, and the configuration that might declare it a customHost cannot be read: %s",
+				host, oneLineError(err))
+		})
 		return Target{}, false, nil
 	}
 	rc, configured := cfg.Registry(host)
