@@ -158,7 +158,12 @@ func (f *Fetcher) fetchScope(ctx context.Context, host string, id Identity, cred
 	at, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
 	if err != nil {
 		e := newAADError(id, err)
-		e.cause = ctx.Err()
+		if e.cause = ctx.Err(); e.cause != nil {
+			// Time ran out (a CLI killed by the deadline reports only
+			// "signal: killed"): a slow identity, not an absent one, so the
+			// failure is not remembered as "no identity here".
+			e.Unavailable = false
+		}
 		if status, corr := rec.last(); e.StatusCode == 0 && status >= 400 {
 			e.StatusCode = status
 			e.Detail += fmt.Sprintf(" (Azure AD's last answer: HTTP %d", status)

@@ -164,3 +164,29 @@ func TestFetchCLINotLoggedInIsUnavailable(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, KindAzd, tok.Identity.Kind)
 }
+
+// killedCLI is a CLI credential that runs until the deadline kills it and
+// then reports only that, as azidentity does for az and azd.
+type killedCLI struct{}
+
+func (killedCLI) GetToken(ctx context.Context, _ policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	<-ctx.Done()
+	return azcore.AccessToken{}, errors.New("AzureCLICredential: signal: killed")
+}
+
+// TestFetchCLIKilledByDeadlineIsNotUnavailable: a CLI that is slow (killed
+// when time runs out) is a failure to report, not "no identity here", which
+// the helper would remember and answer as not found.
+func TestFetchCLIKilledByDeadlineIsNotUnavailable(t *testing.T) {
+	t.Parallel()
+	f := &Fetcher{NewCredential: func(Identity) (azcore.TokenCredential, error) { return killedCLI{}, nil }}
+	for _, k := range []Kind{KindAzureCLI, KindAzd} {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		_, err := f.Fetch(ctx, "myreg.azurecr.io", []Identity{{Kind: k}})
+		cancel()
+		require.Error(t, err)
+		var ue *UnavailableError
+		assert.False(t, errors.As(err, &ue), "%s: %v", k, err)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	}
+}
