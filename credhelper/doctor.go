@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,16 +45,29 @@ func (d *doctor) line(tag, format string, args ...any) {
 }
 
 func runDoctor(args []string, io IO) int {
-	if len(args) > 0 && strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(io.Stderr, "usage: docker-credential-acr doctor [REGISTRY...]")
-		return 2
+	const usage = "usage: docker-credential-acr doctor [REGISTRY...]"
+	for _, a := range args {
+		switch {
+		case a == "-h" || a == "--help" || a == "-help":
+			fmt.Fprintln(io.Stdout, usage)
+			return 0
+		case strings.HasPrefix(a, "-"):
+			fmt.Fprintf(io.Stderr, "docker-credential-acr: doctor: unknown flag %s\n%s\n", shorten(a, 40), usage)
+			return 2
+		}
 	}
 	d := &doctor{h: New(io.Options), w: io.Stdout}
 	d.client = d.h.fetcherHTTPClient()
 	d.environment()
 	registries := args
 	if len(registries) == 0 {
-		if cfg, err := d.h.config(); err == nil {
+		// Every registry the helper answers for: configured or stored.
+		if m, err := d.h.List(); err == nil {
+			for host := range m {
+				registries = append(registries, host)
+			}
+			slices.Sort(registries)
+		} else if cfg, err := d.h.config(); err == nil {
 			registries = cfg.Hosts()
 		}
 	}
@@ -102,11 +117,11 @@ func (d *doctor) environment() {
 func (d *doctor) registry(serverURL string) {
 	t, err := d.h.Target(serverURL)
 	if IsNotFound(err) {
-		d.fail("%s: not an Azure Container Registry host (and not declared with customHost): the helper will answer \"not found\"", serverURL)
+		d.fail("%s: not an Azure Container Registry host (and not declared with customHost): the helper will answer \"not found\"", redactURL(serverURL))
 		return
 	}
 	if err != nil {
-		d.fail("%s: %v", serverURL, err)
+		d.fail("%s: %v", redactURL(serverURL), err)
 		return
 	}
 	d.ok("%s: recognised as ACR; cloud %s, Azure AD %s", t.Host, t.Cloud.Name, t.Cloud.AuthorityHost)
@@ -115,14 +130,20 @@ func (d *doctor) registry(serverURL string) {
 	d.challenge(ctx, t)
 	if c, ok := d.h.stored(t.Host); ok {
 		d.ok("credentials stored with docker login are used: username %s (docker logout %s forgets them)", c.Username, t.Host)
+		d.login(ctx, t, c.Username, c.Secret)
 		return
 	}
 	if rc := t.Config; rc != nil && rc.Identity == token.KindBasic {
-		if _, err := token.ReadSecret(rc.PasswordFile, rc.PasswordEnv, d.h.getenv); err != nil && rc.Password == "" {
-			d.fail("configured username %s: password not readable: %v", rc.Username, err)
-		} else {
-			d.ok("configured username and password are used: username %s", rc.Username)
+		secret, err := token.ReadSecret(rc.PasswordFile, rc.PasswordEnv, d.h.getenv)
+		if rc.Password != "" {
+			secret, err = rc.Password, nil
 		}
+		if err != nil {
+			d.fail("configured username %s: password not readable: %v", rc.Username, err)
+			return
+		}
+		d.ok("configured username and password are used: username %s", rc.Username)
+		d.login(ctx, t, rc.Username, secret)
 		return
 	}
 	d.identity(ctx, t)
@@ -149,6 +170,32 @@ func (d *doctor) challenge(ctx context.Context, t Target) {
 		d.warn("registry answers 401 without a Bearer challenge (%q): is it ACR?", ch)
 	default:
 		d.warn("registry answers /v2/ with HTTP %d without credentials (ACR always asks for them)", resp.StatusCode)
+	}
+}
+
+// login checks username and secret live, as a client would use them: HTTP
+// Basic at the realm of the registry's challenge, /oauth2/token.
+func (d *doctor) login(ctx context.Context, t Target, user, secret string) {
+	u := "https://" + t.Host + "/oauth2/token?service=" + url.QueryEscape(t.Host)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		d.fail("registry request: %v", err)
+		return
+	}
+	req.SetBasicAuth(user, secret)
+	resp, err := d.client.Do(req)
+	if err != nil {
+		d.fail("live login at https://%s/oauth2/token: %s", t.Host, oneLineError(err))
+		return
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		d.ok("live login at %s succeeded: the registry accepts these credentials", t.Host)
+	case http.StatusUnauthorized:
+		d.fail("live login at %s: the registry refuses these credentials (HTTP 401): they are wrong, expired or revoked", t.Host)
+	default:
+		d.fail("live login at %s: HTTP %d", t.Host, resp.StatusCode)
 	}
 }
 

@@ -574,6 +574,22 @@ func TestMainCommands(t *testing.T) {
 		assert.Equal(t, 0, r.code)
 		assert.Contains(t, r.stdout, "Usage:")
 	})
+	for _, args := range [][]string{{"doctor", "--help"}, {"doctor", "-h"}, {"configure", "--help"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel()
+			r := e.run(t, "", args...)
+			assert.Equal(t, 0, r.code)
+			assert.Contains(t, strings.ToLower(r.stdout), "usage: docker-credential-acr "+args[0])
+			assert.Empty(t, r.stderr)
+		})
+	}
+	t.Run("doctor with an unknown flag", func(t *testing.T) {
+		t.Parallel()
+		r := e.run(t, "", "doctor", "myreg.azurecr.io", "--frobnicate")
+		assert.Equal(t, 2, r.code)
+		assert.Empty(t, r.stdout)
+		assert.Contains(t, r.stderr, "--frobnicate")
+	})
 }
 
 func TestMainFileModes(t *testing.T) {

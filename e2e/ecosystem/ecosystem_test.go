@@ -71,9 +71,11 @@ func TestDoctorFindsProblems(t *testing.T) {
 	t.Parallel()
 	emu, env := start(t)
 	env.Set("AZURE_TENANT_ID", tenant, "AZURE_CLIENT_ID", "eco-app", "AZURE_CLIENT_SECRET", "wrong-"+secret)
-	r := env.Helper(t, "", "doctor", host, "x."+host+".evil.com")
+	r := env.Helper(t, "", "doctor", host, "x."+host+".evil.com", "user:pw-PLANTED@"+host)
 	t.Logf("doctor output:\n%s", r.Stdout)
 	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stdout, "[FAIL] [redacted]@"+host+": not an Azure Container Registry host")
+	assert.NotContains(t, r.Stdout+r.Stderr, "PLANTED")
 	assert.Contains(t, r.Stdout, "[FAIL] live token exchange: Azure AD refused environment service principal")
 	assert.Contains(t, r.Stdout, "[FAIL] x."+host+".evil.com: not an Azure Container Registry host")
 	assert.Contains(t, r.Stdout, "verdict: something is wrong")
@@ -86,6 +88,32 @@ func TestDoctorFindsProblems(t *testing.T) {
 	r = env2.Helper(t, "", "doctor", host)
 	assert.Equal(t, 1, r.Code)
 	assert.Contains(t, r.Stdout, "[FAIL] no Azure identity available from the default chain")
+}
+
+// TestDoctorCoversStoredRegistries: without arguments doctor checks every
+// registry the helper answers for, those stored with docker login too.
+func TestDoctorCoversStoredRegistries(t *testing.T) {
+	t.Parallel()
+	emu, env := start(t)
+	user, password, _, err := emu.EnableAdmin(host)
+	require.NoError(t, err)
+	r := env.Helper(t, `{"ServerURL":"`+host+`","Username":"`+user+`","Secret":"`+password+`"}`, "store")
+	require.Equal(t, 0, r.Code, r.String())
+	r = env.Helper(t, "", "doctor")
+	t.Logf("doctor output:\n%s", r.Stdout)
+	require.Equal(t, 0, r.Code)
+	assert.Contains(t, r.Stdout, "[ok  ] "+host+": recognised as ACR")
+	assert.Contains(t, r.Stdout, "stored with docker login")
+	assert.Contains(t, r.Stdout, "[ok  ] live login at "+host+" succeeded")
+	assert.NotContains(t, r.Stdout+r.Stderr, password)
+
+	// Stored credentials the registry no longer accepts are found out.
+	r = env.Helper(t, `{"ServerURL":"`+host+`","Username":"`+user+`","Secret":"stale-PLANTED"}`, "store")
+	require.Equal(t, 0, r.Code, r.String())
+	r = env.Helper(t, "", "doctor", host)
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stdout, "[FAIL] live login at "+host+": the registry refuses these credentials")
+	assert.NotContains(t, r.Stdout+r.Stderr, "PLANTED")
 }
 
 func TestKubeletWithEmulator(t *testing.T) {
