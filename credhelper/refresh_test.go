@@ -68,25 +68,38 @@ func TestConfiguredEnvironmentKeyFollowsTheEnvironment(t *testing.T) {
 	assert.Equal(t, key("sp-a"), key("sp-a"))
 }
 
-// TestAzureCLIKeyFollowsTheLogin: az login/logout rewrite azureProfile.json,
-// and with it the cache key, so another account's token is not served.
-func TestAzureCLIKeyFollowsTheLogin(t *testing.T) {
+// TestCLIKeyFollowsTheLogin: az and azd rewrite their state file on login,
+// logout and account changes, and with it the cache key changes, so another
+// account's token is not served.
+func TestCLIKeyFollowsTheLogin(t *testing.T) {
 	t.Parallel()
-	bin, azDir := t.TempDir(), t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(bin, "az"), []byte("#!/bin/sh\nexit 1\n"), 0o755))
-	env := testEnv(t, map[string]string{"PATH": bin, "AZURE_CONFIG_DIR": azDir})
-	key := func() string {
-		h := New(Options{Getenv: env})
-		tgt, err := h.Target("r.azurecr.io")
-		require.NoError(t, err)
-		return h.tokenKey(context.Background(), tgt)
+	for _, tc := range []struct{ cli, dirVar, file string }{
+		{"az", "AZURE_CONFIG_DIR", "azureProfile.json"},
+		{"azd", "AZD_CONFIG_DIR", "config.json"},
+	} {
+		t.Run(tc.cli, func(t *testing.T) {
+			t.Parallel()
+			bin, dir := t.TempDir(), t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(bin, tc.cli), []byte("#!/bin/sh\nexit 1\n"), 0o755))
+			env := testEnv(t, map[string]string{"PATH": bin, tc.dirVar: dir})
+			key := func() string {
+				h := New(Options{Getenv: env})
+				tgt, err := h.Target("r.azurecr.io")
+				require.NoError(t, err)
+				return h.tokenKey(context.Background(), tgt)
+			}
+			state := filepath.Join(dir, tc.file)
+			loggedOut := key()
+			require.NoError(t, os.WriteFile(state, []byte(`{"user":"a@contoso.com"}`), 0o600))
+			first := key()
+			assert.NotEqual(t, loggedOut, first)
+			assert.Equal(t, first, key())
+			require.NoError(t, os.WriteFile(state, []byte(`{"user":"someone.else@contoso.com"}`), 0o600))
+			assert.NotEqual(t, first, key())
+			require.NoError(t, os.Remove(state))
+			assert.Equal(t, loggedOut, key())
+		})
 	}
-	profile := filepath.Join(azDir, "azureProfile.json")
-	require.NoError(t, os.WriteFile(profile, []byte(`{"subscriptions":[{"user":{"name":"a@contoso.com"}}]}`), 0o600))
-	first := key()
-	assert.Equal(t, first, key())
-	require.NoError(t, os.WriteFile(profile, []byte(`{"subscriptions":[{"user":{"name":"someone.else@contoso.com"}}]}`), 0o600))
-	assert.NotEqual(t, first, key())
 }
 
 // TestUnavailableDuringRefreshServesValidToken: when the identity goes

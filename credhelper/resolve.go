@@ -136,6 +136,9 @@ func (h *Helper) fillFromEnv(id *token.Identity, rc *RegistryConfig) {
 	case token.KindAzureCLI:
 		id.Account = h.azureCLIAccount()
 		return
+	case token.KindAzd:
+		id.Account = h.azdAccount()
+		return
 	case token.KindWorkloadIdentity:
 	default:
 		return
@@ -181,6 +184,7 @@ func (h *Helper) available(ctx context.Context, id *token.Identity, probe bool) 
 		if _, err := h.lookPath("azd"); err != nil {
 			return "azd not found on PATH"
 		}
+		id.Account = h.azdAccount()
 	}
 	return ""
 }
@@ -266,6 +270,22 @@ func (h *Helper) azureCLIAccount() string {
 		return "no profile"
 	}
 	return fmt.Sprintf("%d %d", st.Size(), st.ModTime().UnixNano())
+}
+
+// azdAccount is azureCLIAccount for the Azure Developer CLI: `azd auth
+// login` and `azd auth logout` rewrite its config.json (the current user);
+// azd may also hand the work to az (auth.useAzCliAuth), so az's state is
+// part of it.
+func (h *Helper) azdAccount() string {
+	dir := h.getenv("AZD_CONFIG_DIR")
+	if dir == "" {
+		dir = filepath.Join(homeDir(h.getenv), ".azd")
+	}
+	state := "no config"
+	if st, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
+		state = fmt.Sprintf("%d %d", st.Size(), st.ModTime().UnixNano())
+	}
+	return "azd " + state + "; az " + h.azureCLIAccount()
 }
 
 // lookPathEnv finds an executable on the PATH that getenv reports.
