@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/docker/docker-credential-helpers/credentials"
 
@@ -40,6 +41,10 @@ func (h *Helper) Add(c *credentials.Credentials) error {
 		// it is only good until it expires.
 		if cl, err := token.ParseClaims(c.Secret); err == nil {
 			e.ExpiresAt = cl.Expiry
+		}
+		if !e.ExpiresAt.IsZero() && !e.ExpiresAt.After(h.now()) {
+			return fmt.Errorf("store: the token given for %s expired at %s; log in again for a new one",
+				t.Host, e.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.timeout())
@@ -140,5 +145,11 @@ func (h *Helper) stored(host string) (Credentials, bool) {
 	if !ok || e.Expired(h.now()) || e.Secret == "" {
 		return Credentials{}, false
 	}
-	return Credentials{Username: e.Username, Secret: e.Secret, ExpiresAt: e.ExpiresAt, Source: "stored with docker login"}, true
+	c := Credentials{Username: e.Username, Secret: e.Secret, ExpiresAt: e.ExpiresAt, Source: "stored with docker login"}
+	if !e.ExpiresAt.IsZero() {
+		// A stored registry token cannot be refreshed, but whoever caches
+		// the answer (the kubelet) should come back before it runs out.
+		c.RefreshMargin = h.refreshMargin(e.Secret)
+	}
+	return c, true
 }
