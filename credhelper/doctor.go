@@ -41,7 +41,7 @@ func (d *doctor) fail(format string, args ...any) {
 }
 
 func (d *doctor) line(tag, format string, args ...any) {
-	fmt.Fprintf(d.w, "[%s] %s\n", tag, redactJWTs(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(d.w, "[%s] %s\n", tag, token.Redact(fmt.Sprintf(format, args...)))
 }
 
 func runDoctor(args []string, io IO) int {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
 // Logging environment variables. Nothing is ever logged to stdout, which
@@ -70,21 +72,10 @@ func redactAttr(_ []string, a slog.Attr) slog.Attr {
 	}
 	if a.Value.Kind() == slog.KindString || a.Value.Kind() == slog.KindAny {
 		if v := a.Value.String(); strings.Contains(v, "eyJ") {
-			return slog.String(a.Key, redactJWTs(v))
+			return slog.String(a.Key, token.Redact(v))
 		}
 	}
 	return a
-}
-
-// redactJWTs replaces every word that may hold a JWT.
-func redactJWTs(s string) string {
-	f := strings.Fields(s)
-	for i, w := range f {
-		if j := strings.Index(w, "eyJ"); j >= 0 && strings.Count(w[j:], ".") >= 2 {
-			f[i] = "[redacted]"
-		}
-	}
-	return strings.Join(f, " ")
 }
 
 // lineHandler writes "docker-credential-acr: warning: message k=v" lines.
@@ -108,7 +99,7 @@ func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 	case r.Level < slog.LevelInfo:
 		b.WriteString("debug: ")
 	}
-	b.WriteString(redactJWTs(r.Message))
+	b.WriteString(token.Redact(r.Message))
 	write := func(a slog.Attr) bool {
 		a = redactAttr(nil, a)
 		fmt.Fprintf(&b, " %s=%s", a.Key, quoteIfSpaced(a.Value.String()))

@@ -204,9 +204,7 @@ func correlationID(h http.Header) string {
 func oneLine(s string, n int) string {
 	var b strings.Builder
 	for _, f := range strings.Fields(s) {
-		if looksLikeJWT(f) {
-			f = "[redacted]"
-		}
+		f = redactWord(f)
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
@@ -224,13 +222,6 @@ func oneLine(s string, n int) string {
 		s = s[:n] + "..."
 	}
 	return s
-}
-
-// looksLikeJWT reports whether a word holds what may be a JWT: two dots and
-// a base64url-encoded JSON header ("eyJ").
-func looksLikeJWT(w string) bool {
-	i := strings.Index(w, "eyJ")
-	return i >= 0 && strings.Count(w[i:], ".") >= 2
 }
 
 // retryAfter parses a Retry-After header in seconds; it is capped so a

@@ -1,0 +1,44 @@
+package token
+
+import "strings"
+
+// Redact returns s with every word that may hold a secret replaced by
+// "[redacted]": a word holding a JWT, and the value of a key=value or
+// key:value word whose key names a secret (password=..., client_secret:...).
+// Messages built from what other programs print (az, azd, Azure AD, the
+// registry) go through it before anyone sees them.
+func Redact(s string) string {
+	f := strings.Fields(s)
+	for i, w := range f {
+		f[i] = redactWord(w)
+	}
+	return strings.Join(f, " ")
+}
+
+func redactWord(w string) string {
+	if looksLikeJWT(w) {
+		return "[redacted]"
+	}
+	if i := strings.IndexAny(w, "=:"); i > 0 && i < len(w)-1 && secretKey(w[:i]) {
+		return w[:i+1] + "[redacted]"
+	}
+	return w
+}
+
+// looksLikeJWT reports whether a word holds what may be a JWT: two dots and
+// the base64 of '{"' before them.
+func looksLikeJWT(w string) bool {
+	i := strings.Index(w, "eyJ")
+	return i >= 0 && strings.Count(w[i:], ".") >= 2
+}
+
+// secretKey reports whether a key=value key names a secret.
+func secretKey(k string) bool {
+	k = strings.ToLower(strings.Trim(k, `"'{[(,`))
+	for _, s := range []string{"password", "passwd", "pwd", "secret", "token", "assertion", "credential", "key", "sig"} {
+		if strings.Contains(k, s) {
+			return true
+		}
+	}
+	return false
+}
