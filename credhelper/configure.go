@@ -277,6 +277,11 @@ func readAuthFile(path string) (*authFile, error) {
 	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		if target, lerr := os.Readlink(path); lerr == nil {
+			// Writing would replace the link (kept in a dotfiles repository,
+			// say) with a regular file.
+			return nil, fmt.Errorf("%s is a symbolic link to %s, which does not exist; create that file or remove the link, nothing was changed", path, target)
+		}
 		f.helpers = map[string]string{}
 		return f, nil
 	case err != nil:

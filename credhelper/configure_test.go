@@ -353,6 +353,21 @@ func TestConfigureFollowsSymlink(t *testing.T) {
 	assert.Equal(t, `{"auths": {}}`, cfgReadFile(t, real+".bak"))
 }
 
+// TestConfigureRefusesDanglingSymlink: a link to a file that does not exist
+// is not replaced by a regular file.
+func TestConfigureRefusesDanglingSymlink(t *testing.T) {
+	t.Parallel()
+	e := newConfigureEnv(t, "")
+	require.NoError(t, os.MkdirAll(filepath.Dir(e.dockerConfig()), 0o700))
+	require.NoError(t, os.Symlink(filepath.Join(e.root, "dotfiles", "missing.json"), e.dockerConfig()))
+	r := e.run(t, "myreg.azurecr.io")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "does not exist")
+	fi, err := os.Lstat(e.dockerConfig())
+	require.NoError(t, err)
+	assert.Equal(t, os.ModeSymlink, fi.Mode()&os.ModeSymlink, "still a link")
+}
+
 func TestConfigureDockerConfigEnv(t *testing.T) {
 	t.Parallel()
 	e := newConfigureEnv(t, "")
