@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/docker/docker-credential-helpers/credentials"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/docker-credential-acr/docker-credential-acr/cache"
 	"github.com/docker-credential-acr/docker-credential-acr/token"
@@ -51,16 +52,33 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error
 		defer cancel()
 		return h.coldFetch(fctx, t, key, st, c)
 	})
-	select {
-	case r := <-ch:
+	answer := func(r singleflight.Result) (Credentials, error) {
 		if r.Err != nil {
 			return Credentials{}, r.Err
 		}
 		return r.Val.(Credentials), nil
+	}
+	select {
+	case r := <-ch:
+		return answer(r)
 	case <-ctx.Done():
+		// The fetch's budget ends before ctx, so its precise error (what
+		// Azure AD last answered) is normally here already; on a starved
+		// machine give it a moment rather than answer only "deadline".
+		grace := time.NewTimer(fetchGrace)
+		defer grace.Stop()
+		select {
+		case r := <-ch:
+			return answer(r)
+		case <-grace.C:
+		}
 		return Credentials{}, fmt.Errorf("%s: gave up waiting for a token: %w", t.Host, context.Cause(ctx))
 	}
 }
+
+// fetchGrace is how long a caller whose deadline has passed still waits for
+// the shared fetch's own answer.
+const fetchGrace = 250 * time.Millisecond
 
 // staleRefreshBudget bounds a refresh while a still-valid token is cached:
 // past it, the cached token is served rather than keeping a pull waiting.
