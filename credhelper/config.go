@@ -254,10 +254,80 @@ func ParseConfig(path string, b []byte) (*Config, error) {
 	if !atEOF(dec) {
 		return nil, fmt.Errorf("config %s: unexpected data after the JSON object", path)
 	}
+	if err := exactFieldNames(b); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	c.resolvePaths()
 	return c, nil
+}
+
+// exactFieldNames refuses field names that encoding/json matched only by
+// ignoring case ("Password" beside "password": the last would silently win).
+func exactFieldNames(b []byte) error {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(b, &top) != nil {
+		return nil // already decoded: cannot happen
+	}
+	check := func(prefix string, raw json.RawMessage, typ reflect.Type) error {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) != nil {
+			return nil
+		}
+		for k := range m {
+			if want, ok := fieldNameFolded(typ, k); ok && want != k {
+				return fmt.Errorf("field %q: field names are case-sensitive: want %q", prefix+k, want)
+			}
+		}
+		return nil
+	}
+	if err := check("", b, reflect.TypeFor[Config]()); err != nil {
+		return err
+	}
+	if err := check("defaults.", top["defaults"], reflect.TypeFor[Defaults]()); err != nil {
+		return err
+	}
+	var regs map[string]json.RawMessage
+	_ = json.Unmarshal(top["registries"], &regs)
+	for host, raw := range regs {
+		if err := check("registries."+redactURL(host)+".", raw, reflect.TypeFor[RegistryConfig]()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fieldNameFolded returns the JSON name of typ's field that name matches
+// when case is ignored.
+func fieldNameFolded(typ reflect.Type, name string) (string, bool) {
+	for f := range typ.Fields() {
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag != "" && tag != "-" && strings.EqualFold(tag, name) {
+			return tag, true
+		}
+	}
+	return "", false
+}
+
+// resolvePaths makes the files the configuration names absolute: "~/x" is
+// in the home directory, and a relative path is relative to the
+// configuration file's directory, not to wherever docker was started.
+func (c *Config) resolvePaths() {
+	dir := filepath.Dir(c.path)
+	home, _ := os.UserHomeDir()
+	for _, r := range c.Registries {
+		for _, p := range []*string{&r.PasswordFile, &r.ClientSecretFile, &r.ClientCertificateFile, &r.TokenFile} {
+			switch {
+			case *p == "" || filepath.IsAbs(*p):
+			case (*p == "~" || strings.HasPrefix(*p, "~/")) && home != "":
+				*p = filepath.Join(home, (*p)[1:])
+			default:
+				*p = filepath.Join(dir, *p)
+			}
+		}
+	}
 }
 
 // describeJSONError turns a decoding error into a message that names the

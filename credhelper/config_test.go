@@ -262,6 +262,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"empty file", ``, []string{"empty"}},
 		{"only whitespace", " \n\t ", []string{"empty"}},
 		{"top level array", `[{"registries": {}}]`, []string{"want a JSON object, not array"}},
+		{"field name in another case", `{"registries": {"myreg.azurecr.io": {"identity": "basic", "username": "u", "password": "` + cfgSecret + `", "Password": "other"}}}`,
+			[]string{`"registries.myreg.azurecr.io.Password"`, "case-sensitive", `want "password"`}},
+		{"defaults field in another case", `{"defaults": {"Timeout": "30s"}}`, []string{`"defaults.Timeout"`, "case-sensitive"}},
+		{"top-level field in another case", `{"Registries": {}}`, []string{`"Registries"`, "case-sensitive"}},
 		{"identity as number", `{"registries": {"myreg.azurecr.io": {"identity": 5}}}`,
 			[]string{`"registries.myreg.azurecr.io.identity"`, "want a string, not number"}},
 	}
@@ -370,6 +374,31 @@ func TestLoadConfig(t *testing.T) {
 			assert.Contains(t, err.Error(), "config "+dir+": ")
 		})
 	}
+}
+
+// TestConfigRelativePaths: files named relative to the configuration file
+// are found beside it, wherever docker runs; "~/" is the home directory.
+func TestConfigRelativePaths(t *testing.T) {
+	t.Parallel()
+	home, err := os.UserHomeDir()
+	require.NoError(t, err)
+	c, err := credhelper.ParseConfig("/etc/acr/config.json", []byte(`{"registries": {
+		"a.azurecr.io": {"identity": "basic", "username": "u", "passwordFile": "secrets/pw"},
+		"b.azurecr.io": {"identity": "basic", "username": "u", "passwordFile": "~/pw"},
+		"c.azurecr.io": {"identity": "basic", "username": "u", "passwordFile": "/abs/pw"},
+		"d.azurecr.io": {"identity": "serviceprincipal", "tenantId": "t", "clientId": "c", "clientCertificateFile": "../cert.pem"}}}`))
+	require.NoError(t, err)
+	for host, want := range map[string]string{
+		"a.azurecr.io": "/etc/acr/secrets/pw",
+		"b.azurecr.io": filepath.Join(home, "pw"),
+		"c.azurecr.io": "/abs/pw",
+	} {
+		rc, ok := c.Registry(host)
+		require.True(t, ok)
+		assert.Equal(t, want, rc.PasswordFile, host)
+	}
+	rc, _ := c.Registry("d.azurecr.io")
+	assert.Equal(t, "/etc/cert.pem", rc.ClientCertificateFile)
 }
 
 func TestConfigPath(t *testing.T) {

@@ -150,8 +150,9 @@ func (id Identity) servicePrincipal(co azcore.ClientOptions, getenv func(string)
 	return nil, errors.New("service principal has neither a secret nor a certificate")
 }
 
-// ReadSecret reads a secret from a file (trailing newline removed) or from
-// an environment variable. Errors name the file or variable, never the value.
+// ReadSecret reads a secret from a file or from an environment variable,
+// either holding one line (a trailing newline is dropped). Errors name the
+// file or variable, never the value.
 func ReadSecret(file, env string, getenv func(string) string) (string, error) {
 	if file != "" {
 		st, err := os.Stat(file)
@@ -165,18 +166,23 @@ func ReadSecret(file, env string, getenv func(string) string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("secret file: %w", err)
 		}
-		s := strings.TrimRight(string(b), "\r\n")
-		if s == "" {
-			return "", fmt.Errorf("secret file %s is empty", file)
-		}
-		return s, nil
+		return oneLineSecret(string(b), "secret file "+file)
 	}
 	if env != "" {
-		s := getenv(env)
-		if s == "" {
-			return "", fmt.Errorf("environment variable %s is not set", env)
-		}
-		return s, nil
+		return oneLineSecret(getenv(env), "environment variable "+env)
 	}
 	return "", errors.New("no secret source")
+}
+
+// oneLineSecret is s without its trailing newline, if it is one non-empty
+// line without NUL bytes.
+func oneLineSecret(s, what string) (string, error) {
+	s = strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
+	switch {
+	case s == "":
+		return "", fmt.Errorf("%s is empty or not set", what)
+	case strings.ContainsAny(s, "\r\n\x00"):
+		return "", fmt.Errorf("%s holds more than one line (or a NUL byte); a secret is one line", what)
+	}
+	return s, nil
 }
