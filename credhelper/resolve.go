@@ -265,9 +265,14 @@ func (h *Helper) azureCLIAccount() string {
 	if dir == "" {
 		dir = filepath.Join(homeDir(h.getenv), ".azure")
 	}
-	st, err := os.Stat(filepath.Join(dir, "azureProfile.json"))
+	return fileState(filepath.Join(dir, "azureProfile.json"))
+}
+
+// fileState is a file's size and modification time, which a rewrite changes.
+func fileState(path string) string {
+	st, err := os.Stat(path)
 	if err != nil {
-		return "no profile"
+		return "none"
 	}
 	return fmt.Sprintf("%d %d", st.Size(), st.ModTime().UnixNano())
 }
@@ -281,11 +286,7 @@ func (h *Helper) azdAccount() string {
 	if dir == "" {
 		dir = filepath.Join(homeDir(h.getenv), ".azd")
 	}
-	state := "no config"
-	if st, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
-		state = fmt.Sprintf("%d %d", st.Size(), st.ModTime().UnixNano())
-	}
-	return "azd " + state + "; az " + h.azureCLIAccount()
+	return "azd " + fileState(filepath.Join(dir, "config.json")) + "; az " + h.azureCLIAccount()
 }
 
 // lookPathEnv finds an executable on the PATH that getenv reports.
