@@ -71,27 +71,17 @@ func (s *Store) LockKey(ctx context.Context, key string) (unlock func(), err err
 	return s.lock(ctx, filepath.Join(dir, hex.EncodeToString(sum[:])+".lock"))
 }
 
-// lock takes an exclusive flock on path, creating it 0600 if needed.
+// lock takes an exclusive flock on path (created 0600 if needed, never
+// through a symbolic link), waiting at most the lock timeout and the life of
+// ctx.
 func (s *Store) lock(ctx context.Context, path string) (func(), error) {
-	return lockFile(ctx, path, s.lockTimeout)
-}
-
-// lockFile takes an exclusive flock on path (created 0600 if needed, never
-// through a symbolic link), waiting at most timeout and the life of ctx, then
-// failing with an error wrapping ErrLockTimeout. unlock is idempotent. For a
-// file that is replaced by rename (and so cannot be locked itself), lock a
-// fixed path beside it.
-func lockFile(ctx context.Context, path string, timeout time.Duration) (unlock func(), err error) {
-	if timeout <= 0 {
-		timeout = DefaultLockTimeout
-	}
-	lctx, cancel := context.WithTimeout(ctx, timeout)
+	lctx, cancel := context.WithTimeout(ctx, s.lockTimeout)
 	defer cancel()
 	sem := semaphore(path)
 	select {
 	case sem <- struct{}{}:
 	case <-lctx.Done():
-		return nil, timeoutError(ctx, path, timeout)
+		return nil, s.timeoutError(ctx, path)
 	}
 	fl := flock.New(path, flock.SetFlag(lockFlags), flock.SetPermissions(0o600))
 	ok, err := tryLock(lctx, fl)
@@ -104,7 +94,7 @@ func lockFile(ctx context.Context, path string, timeout time.Duration) (unlock f
 	<-sem
 	switch {
 	case err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		return nil, timeoutError(ctx, path, timeout)
+		return nil, s.timeoutError(ctx, path)
 	case isSymlinkErr(err):
 		return nil, fmt.Errorf("%w: %s is a symbolic link", ErrUnsafe, path)
 	default:
@@ -133,10 +123,10 @@ func tryLock(ctx context.Context, fl *flock.Flock) (bool, error) {
 
 // timeoutError wraps ErrLockTimeout and why the wait ended: the caller's
 // context, or else context.DeadlineExceeded for the lock timeout.
-func timeoutError(ctx context.Context, path string, timeout time.Duration) error {
+func (s *Store) timeoutError(ctx context.Context, path string) error {
 	cause := ctx.Err()
 	if cause == nil {
 		cause = context.DeadlineExceeded
 	}
-	return fmt.Errorf("%w: %s (waited up to %v): %w", ErrLockTimeout, path, timeout, cause)
+	return fmt.Errorf("%w: %s (waited up to %v): %w", ErrLockTimeout, path, s.lockTimeout, cause)
 }

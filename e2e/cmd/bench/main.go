@@ -79,6 +79,7 @@ func main() {
 	b.coldOverhead()
 	b.concurrentOne()
 	b.concurrentMany()
+	b.parallelStores()
 	b.noIdentity()
 
 	fmt.Printf("\ntotal bench time %s\n", time.Since(start).Round(100*time.Millisecond))
@@ -959,6 +960,51 @@ func (b *bench) storm(name, success, target string, registries []string, per int
 	}
 	b.figure(fmt.Sprintf("%s (x%d)", name, rounds), success, target, true)
 	info(name+": wall (median)", fmt.Sprintf("%s (L=%s)", ms(median(walls)), *latency))
+}
+
+// parallelStores: 200 `docker login`s at once on one machine: each store
+// takes the stored-credentials lock and fsyncs; all must land.
+func (b *bench) parallelStores() {
+	const n = 200
+	const name = "200 parallel stores"
+	env, _ := b.machineEnv(false)
+	cmds := make([]*exec.Cmd, n)
+	outs := make([]*bytes.Buffer, n)
+	t0 := time.Now()
+	for i := range n {
+		cmd := exec.Command(b.helper, "store")
+		cmd.Env = env
+		cmd.Stdin = strings.NewReader(fmt.Sprintf(`{"ServerURL":"s%d.azurecr.io","Username":"u%d","Secret":"p%d"}`, i, i, i))
+		outs[i] = new(bytes.Buffer)
+		cmd.Stdout, cmd.Stderr = outs[i], outs[i]
+		if err := cmd.Start(); err != nil {
+			b.figure(name, "error: "+err.Error(), "all land", false)
+			return
+		}
+		cmds[i] = cmd
+	}
+	failed := 0
+	var firstErr string
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			failed++
+			if firstErr == "" {
+				firstErr = strings.TrimSpace(outs[i].String())
+			}
+		}
+	}
+	wall := time.Since(t0)
+	r, err := run(b.helper, []string{"list"}, env, "")
+	var listed map[string]string
+	if err == nil && r.code == 0 {
+		err = json.Unmarshal([]byte(r.stdout), &listed)
+	}
+	ok := failed == 0 && err == nil && len(listed) == n
+	value := fmt.Sprintf("failed=%d stored=%d in %s", failed, len(listed), ms(wall))
+	if firstErr != "" {
+		value += ": " + firstErr
+	}
+	b.figure(name, value, "all land", ok)
 }
 
 // ---- figure 6: no identity at all ----
