@@ -2,6 +2,7 @@ package credhelper
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"time"
@@ -37,6 +38,13 @@ func (h *Helper) Add(c *credentials.Credentials) error {
 	}
 	e := cache.Entry{Registry: t.Host, Kind: string(token.KindBasic), Username: c.Username, Secret: c.Secret}
 	if c.Username == TokenUsername || c.Username == IdentityTokenUsername {
+		if h.ownToken(t.Host, c.Secret) {
+			// `docker login REGISTRY` without credentials logs in with what
+			// this helper answered and then stores it. Kept, it would hide
+			// the identity behind it until it expires, never refreshed.
+			h.log.Debug("store: the helper's own token handed back; not kept", "registry", t.Host)
+			return nil
+		}
 		// A registry token someone logged in with (az acr login does this):
 		// it is only good until it expires.
 		if cl, err := token.ParseClaims(c.Secret); err == nil {
@@ -57,6 +65,25 @@ func (h *Helper) Add(c *credentials.Credentials) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	return nil
+}
+
+// ownToken reports whether secret is a refresh token this helper has cached
+// for host (and so answers for it).
+func (h *Helper) ownToken(host, secret string) bool {
+	st := h.tokenStore()
+	if st == nil {
+		return false
+	}
+	all, err := st.All()
+	if err != nil {
+		return false
+	}
+	for _, e := range all {
+		if e.Registry == host && e.Secret != "" && subtle.ConstantTimeCompare([]byte(e.Secret), []byte(secret)) == 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // Delete removes what `store` kept for a host and forgets its cached tokens,
