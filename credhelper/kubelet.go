@@ -217,12 +217,9 @@ func (h *Helper) kubeletCredentials(ctx context.Context, t Target, req kubeletRe
 	// account with a client ID it has no federated credential for. Only Azure
 	// AD, seeing this very service account token, may say yes. The kubelet
 	// caches the answer per service account (tokenAttributes.cacheType).
-	tok, err := h.fetch(ctx, t)
-	if err != nil {
-		return Credentials{}, fmt.Errorf("%s: %w", t.Host, err)
-	}
-	return Credentials{Username: TokenUsername, Secret: tok.RefreshToken, ExpiresAt: tok.ExpiresAt,
-		RefreshMargin: h.refreshMargin(tok.RefreshToken), Source: "pod workload identity"}, nil
+	// Resolve takes the path for identities with an assertion: never
+	// cached, and a token already expired by this machine's clock refused.
+	return h.Resolve(ctx, t)
 }
 
 // podIdentity is the workload identity named by the service account's

@@ -248,6 +248,7 @@ type fakeAzureForPods struct {
 	aad      atomic.Int32
 	exchange atomic.Int32
 	other    atomic.Int32
+	expired  atomic.Bool // the exchange hands out tokens that have already expired
 }
 
 func newFakeAzureForPods(t *testing.T, tenant, clientID, saToken string) *fakeAzureForPods {
@@ -297,6 +298,9 @@ func (a *fakeAzureForPods) serve(w http.ResponseWriter, r *http.Request) {
 		assert.Equal(a.t, a.tenant, f.Get("tenant"))
 		assert.Contains(a.t, f.Get("access_token"), ".")
 		now := time.Now()
+		if a.expired.Load() {
+			now = now.Add(-4 * time.Hour)
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"refresh_token": kubeletJWT(map[string]any{
 			"iat": now.Unix(), "exp": now.Add(3 * time.Hour).Unix(), "n": a.exchange.Load()})})
 	default:
@@ -379,6 +383,14 @@ func TestKubeletServiceAccountToken(t *testing.T) {
 	resp = decodeKubeletResponse(t, e.run(t, noTenant))
 	assert.Contains(t, resp.Auth, a.host())
 	assert.Equal(t, int32(3), a.aad.Load())
+
+	// A token that has already expired by this machine's clock is refused,
+	// as for the node's own identity, not handed to the kubelet.
+	a.expired.Store(true)
+	r = e.run(t, req)
+	assert.Equal(t, 1, r.code)
+	assert.Empty(t, r.stdout)
+	assert.Contains(t, r.stderr, "already expired")
 }
 
 // The example CredentialProviderConfig sends the kubelet's requests for

@@ -31,11 +31,15 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error
 		return h.tokenCredentials(t, e), nil
 	}
 	key := h.tokenKey(ctx, t)
-	if c := h.classify(h.mem.get(key)); c.answer {
-		return h.result(t, c)
+	mc := h.classify(h.mem.get(key))
+	if mc.answer {
+		return h.result(t, mc)
 	}
 	st := h.tokenStore()
 	c := h.lookup(st, key)
+	if !c.have && !c.answer && mc.have {
+		c = mc // memory only (no cache file): its still-valid token is the fallback
+	}
 	if c.answer {
 		h.log.Debug("token cache hit", "registry", t.Host, "expires", c.entry.ExpiresAt)
 		h.mem.put(key, c.entry)

@@ -226,3 +226,43 @@ func TestSavePrunesExpiredEntries(t *testing.T) {
 	assert.Contains(t, all, "live")
 	assert.Len(t, all, 2, "the live entry and the new token")
 }
+
+// TestRefreshFailureServesValidTokenFromMemory: with no cache file (the
+// library's WithoutCache, or an unusable cache directory) the token kept in
+// memory is the fallback when its refresh fails, as a cached one is.
+func TestRefreshFailureServesValidTokenFromMemory(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	var now atomic.Int64
+	now.Store(start.UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	var failing atomic.Bool
+	var exchanges atomic.Int32
+	f := &token.Fetcher{
+		Exchanger: exchangeFunc(func(context.Context, token.ExchangeRequest) (string, error) {
+			exchanges.Add(1)
+			if failing.Load() {
+				return "", errors.New("registry unavailable")
+			}
+			return jwtFor(t, start, start.Add(3*time.Hour)), nil
+		}),
+		NewCredential: func(token.Identity) (azcore.TokenCredential, error) { return fixedCredential{"aad"}, nil },
+	}
+	var stderr strings.Builder
+	env := testEnv(t, map[string]string{"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "s"})
+	h := New(Options{Getenv: env, Fetcher: f, Stderr: &stderr, NoCache: true, Now: clock})
+
+	first, err := h.Lookup(context.Background(), "r.azurecr.io")
+	require.NoError(t, err)
+	failing.Store(true)
+	now.Store(start.Add(150 * time.Minute).UnixNano()) // inside the 1 h margin, 30 min left
+	again, err := h.Lookup(context.Background(), "r.azurecr.io")
+	require.NoError(t, err, "a still-valid token is served")
+	assert.Equal(t, first.Secret, again.Secret)
+	assert.Contains(t, stderr.String(), "using the cached one")
+	assert.Equal(t, int32(2), exchanges.Load(), "the refresh was tried")
+
+	now.Store(start.Add(181 * time.Minute).UnixNano()) // expired
+	_, err = h.Lookup(context.Background(), "r.azurecr.io")
+	require.Error(t, err, "an expired token is never served")
+}
