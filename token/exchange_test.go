@@ -141,19 +141,26 @@ func TestExchangeDoesNotFollowRedirects(t *testing.T) {
 	var stolen atomic.Int32
 	thief := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { stolen.Add(1) }))
 	defer thief.Close()
+	var asked atomic.Int32
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
 		http.Redirect(w, r, thief.URL+"/steal", http.StatusTemporaryRedirect)
 	}))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "https://")
 	ours := NewHTTPClient()
 	ours.Transport = srv.Client().Transport
-	// An embedder's plain client follows redirects; the exchanger must not.
+	// Our client answers a redirect as it is, whoever uses it (Azure AD's
+	// transport too); an embedder's plain client follows redirects, and the
+	// exchanger must not let it.
+	assert.ErrorIs(t, ours.CheckRedirect(nil, nil), http.ErrUseLastResponse)
 	for name, c := range map[string]*http.Client{"ours": ours, "caller's": srv.Client()} {
+		asked.Store(0)
 		x := &HTTPExchanger{Client: c, MaxRetries: 2, Backoff: time.Millisecond}
 		_, err := x.Exchange(context.Background(), ExchangeRequest{Host: host, Tenant: "t", AccessToken: "secret"})
 		require.Error(t, err, name)
 		assert.Contains(t, err.Error(), "HTTP 307", name)
+		assert.Equal(t, int32(1), asked.Load(), "%s: a redirect is final, not retried", name)
 	}
 	assert.Zero(t, stolen.Load())
 }

@@ -2,7 +2,6 @@ package token
 
 import (
 	"crypto/tls"
-	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -36,8 +35,8 @@ func NewHTTPClient() *http.Client {
 			MaxIdleConns:          4,
 			IdleConnTimeout:       30 * time.Second,
 		},
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return errors.New("redirects are not followed")
-		},
+		// A redirect is answered as it is (an error status to its caller),
+		// not followed and not mistaken for a network failure to retry.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
