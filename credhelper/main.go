@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/docker/docker-credential-helpers/credentials"
+
+	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
 // Version is the helper's version, stamped at build time with
@@ -123,7 +125,7 @@ func protocol(action string, stdin io.Reader, stdout, stderr io.Writer, h *Helpe
 	if err != nil {
 		var nf *notFoundError
 		if errors.As(err, &nf) {
-			fmt.Fprintf(stderr, "docker-credential-acr: %s\n", nf.Reason())
+			fmt.Fprintf(stderr, "docker-credential-acr: %s\n", token.Redact(nf.Reason()))
 		}
 		fmt.Fprintln(stdout, oneLineError(err))
 		return 1
@@ -186,5 +188,5 @@ func atEOF(dec *json.Decoder) bool {
 
 // oneLineError flattens an error message to one line.
 func oneLineError(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
+	return token.Redact(err.Error())
 }

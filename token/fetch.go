@@ -174,6 +174,7 @@ func (f *Fetcher) fetchScope(ctx context.Context, host string, id Identity, cred
 		}
 		return Token{}, e
 	}
+	Remember(at.Token)
 	tenant := id.TenantID
 	if tenant == "" {
 		if c, err := ParseClaims(at.Token); err == nil {
@@ -188,6 +189,7 @@ func (f *Fetcher) fetchScope(ctx context.Context, host string, id Identity, cred
 	if err != nil {
 		return Token{}, fmt.Errorf("%s: %w", id, err)
 	}
+	Remember(rt)
 	c, err := ParseClaims(rt)
 	if err != nil || c.Expiry.IsZero() {
 		return Token{}, fmt.Errorf("%s: token exchange: the refresh token has no expiry", id)

@@ -95,6 +95,7 @@ func (id Identity) Credential(o CredentialOptions) (azcore.TokenCredential, erro
 	// custom authority it fails offline. MSAL still checks the authority's
 	// OpenID metadata, whose issuer must match the authority host.
 	const noDiscovery = true
+	Remember(getenv("AZURE_CLIENT_SECRET"))
 	switch id.Kind {
 	case KindEnvironment:
 		return azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{
@@ -166,12 +167,17 @@ func ReadSecret(file, env string, getenv func(string) string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("secret file: %w", err)
 		}
-		return oneLineSecret(string(b), "secret file "+file)
+		return remembered(oneLineSecret(string(b), "secret file "+file))
 	}
 	if env != "" {
-		return oneLineSecret(getenv(env), "environment variable "+env)
+		return remembered(oneLineSecret(getenv(env), "environment variable "+env))
 	}
 	return "", errors.New("no secret source")
+}
+
+func remembered(secret string, err error) (string, error) {
+	Remember(secret)
+	return secret, err
 }
 
 // oneLineSecret is s without its trailing newline, if it is one non-empty

@@ -1,13 +1,49 @@
 package token
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
-// Redact returns s with every word that may hold a secret replaced by
-// "[redacted]": a word holding a JWT, and the value of a key=value or
-// key:value word whose key names a secret (password=..., client_secret:...).
-// Messages built from what other programs print (az, azd, Azure AD, the
-// registry) go through it before anyone sees them.
+// known holds the secrets this process has handled (client secrets,
+// passwords, tokens), so that a message that quotes one anyway (an Azure AD
+// or registry error that echoes the request) loses it.
+var known struct {
+	sync.Mutex
+	secrets []string
+}
+
+// minKnownSecret is the shortest secret Redact removes wherever it appears;
+// shorter ones would match innocent words.
+const minKnownSecret = 8
+
+// Remember makes Redact remove secret from every message from now on.
+func Remember(secret string) {
+	if len(secret) < minKnownSecret {
+		return
+	}
+	known.Lock()
+	defer known.Unlock()
+	for _, s := range known.secrets {
+		if s == secret {
+			return
+		}
+	}
+	known.secrets = append(known.secrets, secret)
+}
+
+// Redact returns s with every secret this process remembers, and every
+// word that may hold one, replaced by "[redacted]": a word holding a JWT,
+// and the value of a key=value or key:value word whose key names a secret
+// (password=..., client_secret:...). Messages built from what other programs
+// print (az, azd, Azure AD, the registry) go through it before anyone sees
+// them.
 func Redact(s string) string {
+	known.Lock()
+	for _, k := range known.secrets {
+		s = strings.ReplaceAll(s, k, "[redacted]")
+	}
+	known.Unlock()
 	f := strings.Fields(s)
 	for i, w := range f {
 		f[i] = redactWord(w)

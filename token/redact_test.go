@@ -24,3 +24,10 @@ func TestRedact(t *testing.T) {
 		assert.Equal(t, tc.want, Redact(tc.in), tc.in)
 	}
 }
+
+func TestRedactRemembered(t *testing.T) {
+	t.Parallel()
+	Remember("short")
+	Remember("opaque-secret-value-123")
+	assert.Equal(t, "echo: [redacted]. short stays", Redact("echo: opaque-secret-value-123. short stays"))
+}

@@ -54,6 +54,7 @@ type azure struct {
 	other    atomic.Int32
 	lifetime atomic.Int64 // refresh token lifetime, seconds
 	fail     atomic.Bool  // exchange answers 503
+	echo     atomic.Bool  // Azure AD refuses, quoting the client secret back
 	delay    time.Duration
 }
 
@@ -93,6 +94,12 @@ func (a *azure) serve(w http.ResponseWriter, r *http.Request) {
 		assert.Equal(a.t, "app-id", r.PostForm.Get("client_id"))
 		assert.Equal(a.t, "sp-secret-PLANTED", r.PostForm.Get("client_secret"))
 		assert.Equal(a.t, "https://containerregistry.azure.net/.default", strings.Fields(r.PostForm.Get("scope"))[0])
+		if a.echo.Load() {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided (%s).","correlation_id":"c-1"}`,
+				r.PostForm.Get("client_secret"))
+			return
+		}
 		json.NewEncoder(w).Encode(map[string]any{
 			"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
 			"access_token": jwt(map[string]any{"tid": a.tenant, "oid": "object-1", "aud": "https://containerregistry.azure.net",
@@ -322,4 +329,17 @@ func TestManyParallelStores(t *testing.T) {
 	var listed map[string]string
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &listed))
 	assert.Len(t, listed, n)
+}
+
+// TestEchoedSecretIsRedacted: an Azure AD error that quotes the request's
+// client secret back loses it before the helper prints it, wherever.
+func TestEchoedSecretIsRedacted(t *testing.T) {
+	t.Parallel()
+	a := newAzure(t)
+	a.echo.Store(true)
+	env := append(a.env(t), "DOCKER_CREDENTIAL_ACR_LOG_LEVEL=debug")
+	r := run(t, env, "https://"+a.host()+"/v2/", "get")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stdout, "AADSTS7000215", "the error is reported")
+	assert.NotContains(t, r.stdout+r.stderr, "sp-secret-PLANTED")
 }
