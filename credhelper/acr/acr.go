@@ -34,6 +34,11 @@ type settings struct {
 // id are shared through the cache by every program using it. With an
 // empty id the tokens are kept in memory only, since nothing would tell
 // two different credentials apart on disk.
+//
+// A credential that fails, including one that reports itself unavailable
+// (an AzureCLICredential with no az installed), makes the lookup fail for
+// ACR registries: the program named it, so its failure is not taken for
+// "no identity here" and anonymous access.
 func WithTokenCredential(cred azcore.TokenCredential, id string) Option {
 	return func(s *settings) {
 		s.opts.TokenCredential = cred

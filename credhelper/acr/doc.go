@@ -110,6 +110,17 @@
 // credhelper.DefaultTimeout) whatever the caller's context says; the caller's
 // context bounds only how long the caller waits.
 //
+// The managed identity follows DOCKER_CREDENTIAL_ACR_MANAGED_IDENTITY or the
+// configuration's defaults.managedIdentity (auto, always, never). With auto,
+// on a machine outside Azure with nothing else usable, the first lookup
+// probes IMDS (a 300 ms TCP connect to 169.254.169.254), and the answer is
+// remembered in the shared cache for ten minutes; set never where that probe
+// is unwanted.
+//
+// A long-lived Keychain keeps fresh tokens in memory: a `docker logout`
+// (erase) in another process is seen once that token nears its refresh
+// margin, not at once.
+//
 // # Silence
 //
 // A library prints nothing: the default logger discards. Pass WithLogger to
