@@ -29,7 +29,7 @@ e2e: build
 	@if [ -f e2e/go.mod ]; then cd e2e && go test -count=1 -timeout 20m ./...; fi
 
 vet:
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	go vet ./...
 	@if [ -f e2e/go.mod ]; then cd e2e && go vet ./...; fi
 
