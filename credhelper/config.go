@@ -12,7 +12,9 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
@@ -266,16 +268,25 @@ func ParseConfig(path string, b []byte) (*Config, error) {
 
 // exactFieldNames refuses field names that encoding/json matched only by
 // ignoring case ("Password" beside "password": the last would silently win).
+// It runs on every load, so it looks at names only: values stay raw.
 func exactFieldNames(b []byte) error {
+	if !mayFoldFieldNames(b) {
+		return nil
+	}
+	return checkFieldNames(b)
+}
+
+// checkFieldNames is exactFieldNames without the quick test.
+func checkFieldNames(b []byte) error {
+	var doc struct {
+		Defaults   map[string]json.RawMessage            `json:"defaults"`
+		Registries map[string]map[string]json.RawMessage `json:"registries"`
+	}
 	var top map[string]json.RawMessage
-	if json.Unmarshal(b, &top) != nil {
+	if json.Unmarshal(b, &top) != nil || json.Unmarshal(b, &doc) != nil {
 		return nil // already decoded: cannot happen
 	}
-	check := func(prefix string, raw json.RawMessage, typ reflect.Type) error {
-		var m map[string]json.RawMessage
-		if json.Unmarshal(raw, &m) != nil {
-			return nil
-		}
+	check := func(prefix string, m map[string]json.RawMessage, typ reflect.Type) error {
 		for k := range m {
 			if want, ok := fieldNameFolded(typ, k); ok && want != k {
 				return fmt.Errorf("field %q: field names are case-sensitive: want %q", prefix+k, want)
@@ -283,21 +294,75 @@ func exactFieldNames(b []byte) error {
 		}
 		return nil
 	}
-	if err := check("", b, reflect.TypeFor[Config]()); err != nil {
+	if err := check("", top, reflect.TypeFor[Config]()); err != nil {
 		return err
 	}
-	if err := check("defaults.", top["defaults"], reflect.TypeFor[Defaults]()); err != nil {
+	if err := check("defaults.", doc.Defaults, reflect.TypeFor[Defaults]()); err != nil {
 		return err
 	}
-	var regs map[string]json.RawMessage
-	_ = json.Unmarshal(top["registries"], &regs)
-	for host, raw := range regs {
-		if err := check("registries."+redactURL(host)+".", raw, reflect.TypeFor[RegistryConfig]()); err != nil {
+	for host, m := range doc.Registries {
+		if err := check("registries."+redactURL(host)+".", m, reflect.TypeFor[RegistryConfig]()); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// mayFoldFieldNames is a cheap test that lets exactFieldNames skip its
+// decoding for the usual file: it is false when no member name in b equals a
+// field name ignoring ASCII case without equalling it exactly, and no name
+// has an escape or a non-ASCII letter (encoding/json also folds a few other
+// letters, such as the long s). FuzzFieldNameFolding checks that it is true
+// whenever checkFieldNames finds a fault.
+func mayFoldFieldNames(b []byte) bool {
+	names := foldedFieldNames()
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c >= utf8.RuneSelf:
+			return true
+		case c != '"':
+			continue
+		}
+		start, unusual := i+1, false
+		for i++; i < len(b) && b[i] != '"'; i++ {
+			switch {
+			case b[i] == '\\':
+				unusual = true
+				i++ // the escaped byte, a quote perhaps
+			case b[i] >= utf8.RuneSelf:
+				unusual = true
+			}
+		}
+		if i >= len(b) {
+			return false
+		}
+		name := b[start:i]
+		if after := bytes.TrimLeft(b[i+1:], " \t\r\n"); len(after) == 0 || after[0] != ':' {
+			continue // a value, not a member name
+		}
+		if unusual {
+			return true
+		}
+		if want, ok := names[strings.ToLower(string(name))]; ok && want != string(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// foldedFieldNames maps the lower-case JSON name of every configuration
+// field to the name itself.
+var foldedFieldNames = sync.OnceValue(func() map[string]string {
+	m := map[string]string{}
+	for _, typ := range []reflect.Type{reflect.TypeFor[Config](), reflect.TypeFor[Defaults](), reflect.TypeFor[RegistryConfig]()} {
+		for f := range typ.Fields() {
+			if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag != "" && tag != "-" {
+				m[strings.ToLower(tag)] = tag
+			}
+		}
+	}
+	return m
+})
 
 // fieldNameFolded returns the JSON name of typ's field that name matches
 // when case is ignored.
