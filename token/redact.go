@@ -1,6 +1,7 @@
 package token
 
 import (
+	"slices"
 	"strings"
 	"sync"
 )
@@ -17,19 +18,23 @@ var known struct {
 // shorter ones would match innocent words.
 const minKnownSecret = 8
 
-// Remember makes Redact remove secret from every message from now on.
+// maxKnownSecrets bounds what a long-lived process (a program using the
+// library) remembers: the most recent secrets, tokens expiring anyway.
+const maxKnownSecrets = 32
+
+// Remember makes Redact remove secret from messages from now on (for the
+// maxKnownSecrets most recently remembered).
 func Remember(secret string) {
 	if len(secret) < minKnownSecret {
 		return
 	}
 	known.Lock()
 	defer known.Unlock()
-	for _, s := range known.secrets {
-		if s == secret {
-			return
-		}
-	}
+	known.secrets = slices.DeleteFunc(known.secrets, func(s string) bool { return s == secret })
 	known.secrets = append(known.secrets, secret)
+	if n := len(known.secrets) - maxKnownSecrets; n > 0 {
+		known.secrets = slices.Delete(known.secrets, 0, n)
+	}
 }
 
 // Redact returns s with every secret this process remembers, and every

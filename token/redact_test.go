@@ -1,6 +1,7 @@
 package token
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -25,9 +26,22 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-func TestRedactRemembered(t *testing.T) {
-	t.Parallel()
+func TestRedactRemembered(t *testing.T) { // not parallel: Remember is process-wide
 	Remember("short")
 	Remember("opaque-secret-value-123")
 	assert.Equal(t, "echo: [redacted]. short stays", Redact("echo: opaque-secret-value-123. short stays"))
+}
+
+// TestRememberIsBounded: a long-lived process remembers the most recent
+// secrets, not every token it ever fetched.
+func TestRememberIsBounded(t *testing.T) { // not parallel: Remember is process-wide
+	for i := range 3 * maxKnownSecrets {
+		Remember(fmt.Sprintf("bounded-secret-%04d", i))
+	}
+	known.Lock()
+	n := len(known.secrets)
+	known.Unlock()
+	assert.LessOrEqual(t, n, maxKnownSecrets)
+	last := fmt.Sprintf("bounded-secret-%04d", 3*maxKnownSecrets-1)
+	assert.Equal(t, "x [redacted] y", Redact("x "+last+" y"))
 }
