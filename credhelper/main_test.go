@@ -742,5 +742,5 @@ func TestMainBadTimeoutIsReported(t *testing.T) {
 	r := e.run(t, "myreg.azurecr.io", "get")
 	require.Equal(t, 0, r.code, r.stdout)
 	assertOneLine(t, r.stderr, "stderr")
-	assert.Contains(t, r.stderr, credhelper.EnvTimeout)
+	assert.Contains(t, r.stderr, credhelper.EnvTimeout+`="thirty"`, "the value is quoted: it is no secret")
 }

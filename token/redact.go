@@ -76,7 +76,7 @@ func looksLikeJWT(w string) bool {
 // secretKey reports whether a key=value key names a secret.
 func secretKey(k string) bool {
 	k = strings.ToLower(strings.Trim(k, `"'{[(,`))
-	for _, s := range []string{"password", "passwd", "pwd", "secret", "token", "assertion", "credential", "key", "sig"} {
+	for _, s := range []string{"password", "passwd", "pwd", "secret", "token", "assertion", "key", "sig"} {
 		if strings.Contains(k, s) {
 			return true
 		}
