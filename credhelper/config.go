@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -266,9 +268,11 @@ func ParseConfig(path string, b []byte) (*Config, error) {
 	return c, nil
 }
 
-// exactFieldNames refuses field names that encoding/json matched only by
-// ignoring case ("Password" beside "password": the last would silently win).
-// It runs on every load, so it looks at names only: values stay raw.
+// exactFieldNames refuses two members of one object that encoding/json
+// takes for the same field because it ignores case ("Password" beside
+// "password": the last would silently win). A lone name in another case
+// ("clientID") is accepted, as encoding/json accepts it. It runs on every
+// load, so it looks at names only: values stay raw.
 func exactFieldNames(b []byte) error {
 	if !mayFoldFieldNames(b) {
 		return nil
@@ -287,10 +291,16 @@ func checkFieldNames(b []byte) error {
 		return nil // already decoded: cannot happen
 	}
 	check := func(prefix string, m map[string]json.RawMessage, typ reflect.Type) error {
-		for k := range m {
-			if want, ok := fieldNameFolded(typ, k); ok && want != k {
-				return fmt.Errorf("field %q: field names are case-sensitive: want %q", prefix+k, want)
+		seen := map[string]string{} // field -> the member name that set it
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			want, ok := fieldNameFolded(typ, k)
+			if !ok {
+				continue
 			}
+			if other, dup := seen[want]; dup {
+				return fmt.Errorf("fields %q and %q both set %q (names match ignoring case); keep one", prefix+other, prefix+k, want)
+			}
+			seen[want] = k
 		}
 		return nil
 	}
@@ -310,10 +320,11 @@ func checkFieldNames(b []byte) error {
 
 // mayFoldFieldNames is a cheap test that lets exactFieldNames skip its
 // decoding for the usual file: it is false when no member name in b equals a
-// field name ignoring ASCII case without equalling it exactly, and no name
-// has an escape or a non-ASCII letter (encoding/json also folds a few other
-// letters, such as the long s). FuzzFieldNameFolding checks that it is true
-// whenever checkFieldNames finds a fault.
+// field name ignoring ASCII case without equalling it exactly (so no two
+// can fold together), and no name has an escape or a non-ASCII letter
+// (encoding/json also folds a few other letters, such as the long s).
+// FuzzFieldNameFolding checks that it is true whenever checkFieldNames finds
+// a fault.
 func mayFoldFieldNames(b []byte) bool {
 	names := foldedFieldNames()
 	for i := 0; i < len(b); i++ {

@@ -262,10 +262,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"empty file", ``, []string{"empty"}},
 		{"only whitespace", " \n\t ", []string{"empty"}},
 		{"top level array", `[{"registries": {}}]`, []string{"want a JSON object, not array"}},
-		{"field name in another case", `{"registries": {"myreg.azurecr.io": {"identity": "basic", "username": "u", "password": "` + cfgSecret + `", "Password": "other"}}}`,
-			[]string{`"registries.myreg.azurecr.io.Password"`, "case-sensitive", `want "password"`}},
-		{"defaults field in another case", `{"defaults": {"Timeout": "30s"}}`, []string{`"defaults.Timeout"`, "case-sensitive"}},
-		{"top-level field in another case", `{"Registries": {}}`, []string{`"Registries"`, "case-sensitive"}},
+		{"one field in two cases", `{"registries": {"myreg.azurecr.io": {"identity": "basic", "username": "u", "password": "` + cfgSecret + `", "Password": "other"}}}`,
+			[]string{`"registries.myreg.azurecr.io.Password"`, `"registries.myreg.azurecr.io.password"`, "ignoring case"}},
+		{"defaults field in two cases", `{"defaults": {"Timeout": "30s", "timeout": "1m"}}`, []string{`"defaults.Timeout"`, "ignoring case"}},
+		{"top-level field in two cases", `{"Registries": {}, "registries": {}}`, []string{`"Registries"`, "ignoring case"}},
 		{"identity as number", `{"registries": {"myreg.azurecr.io": {"identity": 5}}}`,
 			[]string{`"registries.myreg.azurecr.io.identity"`, "want a string, not number"}},
 	}
@@ -374,6 +374,19 @@ func TestLoadConfig(t *testing.T) {
 			assert.Contains(t, err.Error(), "config "+dir+": ")
 		})
 	}
+}
+
+// TestConfigLoneNameInAnotherCase: encoding/json has always accepted
+// "clientID" for "clientId"; only two spellings of one field are refused.
+func TestConfigLoneNameInAnotherCase(t *testing.T) {
+	t.Parallel()
+	c, err := credhelper.ParseConfig("/etc/acr/config.json", []byte(`{"registries": {
+		"a.azurecr.io": {"identity": "serviceprincipal", "tenantID": "t", "clientID": "c", "clientSecretEnv": "SP_SECRET"}}}`))
+	require.NoError(t, err)
+	rc, ok := c.Registry("a.azurecr.io")
+	require.True(t, ok)
+	assert.Equal(t, "t", rc.TenantID)
+	assert.Equal(t, "c", rc.ClientID)
 }
 
 // TestConfigRelativePaths: files named relative to the configuration file

@@ -37,7 +37,7 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error
 	}
 	st := h.tokenStore()
 	c := h.lookup(st, key)
-	if !c.have && !c.answer && mc.have {
+	if st == nil && mc.have {
 		c = mc // memory only (no cache file): its still-valid token is the fallback
 	}
 	if c.answer {
@@ -51,8 +51,10 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error
 	// first caller's context: it runs detached, with a budget a little
 	// shorter than the helper's timeout so that its fallback (a still-valid
 	// cached token) and its precise error come before any caller gives up.
+	budget := h.fetchBudget(c.have)
+	fetchEnd := time.Now().Add(budget)
 	ch := h.group.DoChan(key, func() (any, error) {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.fetchBudget(c.have))
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 		defer cancel()
 		return h.coldFetch(fctx, t, key, st, c)
 	})
@@ -66,9 +68,14 @@ func (h *Helper) refreshToken(ctx context.Context, t Target) (Credentials, error
 	case r := <-ch:
 		return answer(r)
 	case <-ctx.Done():
-		// The fetch's budget ends before ctx, so its precise error (what
-		// Azure AD last answered) is normally here already; on a starved
-		// machine give it a moment rather than answer only "deadline".
+		// When ctx ran out at the helper's own deadline, after the fetch's
+		// budget, the fetch's precise error (what Azure AD last answered) is
+		// normally here already; on a starved machine give it a moment
+		// rather than answer only "deadline". A caller that cancels, or
+		// set an earlier deadline, is answered at once.
+		if dl, ok := ctx.Deadline(); !ok || dl.Before(fetchEnd) || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return Credentials{}, fmt.Errorf("%s: gave up waiting for a token: %w", t.Host, context.Cause(ctx))
+		}
 		grace := time.NewTimer(fetchGrace)
 		defer grace.Stop()
 		select {
