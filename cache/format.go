@@ -46,7 +46,10 @@ func decodeEntry(raw []byte) (e Entry, ok bool) {
 		return Entry{}, false
 	}
 	s := scanner{data: raw}
-	ok = s.members(func(key []byte, _ bool) bool {
+	ok = s.members(func(key []byte, escaped bool) bool {
+		if escaped {
+			key = unescape(key)
+		}
 		var field *string
 		switch string(key) {
 		case "registry":

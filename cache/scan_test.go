@@ -101,7 +101,7 @@ func FuzzDecodeEntry(f *testing.F) {
 		`{"expiresAt":""}`, `{"expiresAt":"2026-11-27"}`, `{"expiresAt":"2026\u002d11-27T10:00:00Z"}`, `{"expiresAt":1}`,
 		`{"secret":1}`, `{"secret":"a\"b\u00e9\ud83d\ude00"}`, "{\"secret\":\"\xff\"}", `{"secret":"a","secret":"b"}`,
 		`{"other":{"x":[1,2,{"y":null}]},"registry":"r"}`, `{"Secret":"s"}`, `{"SECRET":"s"}`, `{"secret":"s"} `,
-		`{"secret":"s"`, `{"secret":true}`, `{"expiresAt":"0001-01-01T00:00:00Z"}`, `{"expiresAt":"10000-01-01T00:00:00Z"}`,
+		`{"secret":"s"`, `{"secret":true}`, `{"secr\u0065t":"s"}`, `{"secret":"a","secr\u0065t":"b"}`, `{"expiresAt":"0001-01-01T00:00:00Z"}`, `{"expiresAt":"10000-01-01T00:00:00Z"}`,
 	} {
 		f.Add([]byte(s))
 	}

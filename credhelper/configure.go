@@ -76,11 +76,13 @@ func runConfigure(args []string, cio IO) int {
 	if !o.dryRun {
 		// Two configures at once (a provisioning script, say) would each
 		// write what it read, and the first one's change would be lost.
-		unlock, err := h.lockAuthFile(path)
-		if err != nil {
-			return fail(err)
+		if unlock, err := h.lockAuthFile(path); err != nil {
+			// The lock only orders this command's own runs; write's check
+			// still catches a change made meanwhile.
+			fmt.Fprintf(cio.Stderr, "docker-credential-acr: warning: editing without a lock: %s\n", oneLineError(err))
+		} else {
+			defer unlock()
 		}
-		defer unlock()
 	}
 	f, err := readAuthFile(path)
 	if err != nil {

@@ -176,6 +176,9 @@ func (d *doctor) challenge(ctx context.Context, t Target) {
 // login checks username and secret live, as a client would use them: HTTP
 // Basic at the realm of the registry's challenge, /oauth2/token.
 func (d *doctor) login(ctx context.Context, t Target, user, secret string) {
+	if user == IdentityTokenUsername {
+		user = TokenUsername // Docker's identity-token form: the registry knows the GUID
+	}
 	u := "https://" + t.Host + "/oauth2/token?service=" + url.QueryEscape(t.Host)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {

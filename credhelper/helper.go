@@ -101,6 +101,7 @@ type Helper struct {
 	cacheWarned   atomic.Bool
 	configWarned  sync.Once
 	timeoutWarned sync.Once
+	storedWarned  sync.Once
 
 	cfgOnce sync.Once
 	cfg     *Config

@@ -71,8 +71,11 @@ func redactAttr(_ []string, a slog.Attr) slog.Attr {
 		}
 	}
 	if a.Value.Kind() == slog.KindString || a.Value.Kind() == slog.KindAny {
-		if v := a.Value.String(); strings.Contains(v, "eyJ") {
-			return slog.String(a.Key, token.Redact(v))
+		// Any secret the process remembers, not only JWT-shaped words.
+		if v := a.Value.String(); v != "" {
+			if r := token.Redact(v); r != strings.Join(strings.Fields(v), " ") {
+				return slog.String(a.Key, r)
+			}
 		}
 	}
 	return a

@@ -67,6 +67,12 @@ func (h *Helper) Add(c *credentials.Credentials) error {
 	return nil
 }
 
+// storedProblem reports, once per process, that stored credentials cannot
+// be read; the token cache may still work, so this is not cacheProblem.
+func (h *Helper) storedProblem(err error) {
+	h.storedWarned.Do(func() { h.warnf("stored credentials not used: %v", err) })
+}
+
 // ownToken reports whether secret is a refresh token this helper has cached
 // for host (and so answers for it).
 func (h *Helper) ownToken(host, secret string) bool {
@@ -161,12 +167,12 @@ func (h *Helper) stored(host string) (Credentials, bool) {
 	}
 	st, err := h.store(credentialsFile)
 	if err != nil {
-		h.cacheProblem("stored credentials not read", err)
+		h.storedProblem(err)
 		return Credentials{}, false
 	}
 	e, ok, err := st.Get(cache.Key("credentials", host))
 	if err != nil {
-		h.cacheProblem("stored credentials not read", err)
+		h.storedProblem(err)
 		return Credentials{}, false
 	}
 	if !ok || e.Expired(h.now()) || e.Secret == "" {

@@ -152,7 +152,7 @@ func (id Identity) servicePrincipal(co azcore.ClientOptions, getenv func(string)
 }
 
 // ReadSecret reads a secret from a file or from an environment variable,
-// either holding one line (a trailing newline is dropped). Errors name the
+// either holding one line (trailing newlines are dropped). Errors name the
 // file or variable, never the value.
 func ReadSecret(file, env string, getenv func(string) string) (string, error) {
 	if file != "" {
@@ -180,10 +180,10 @@ func remembered(secret string, err error) (string, error) {
 	return secret, err
 }
 
-// oneLineSecret is s without its trailing newline, if it is one non-empty
+// oneLineSecret is s without its trailing newlines, if it is one non-empty
 // line without NUL bytes.
 func oneLineSecret(s, what string) (string, error) {
-	s = strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
+	s = strings.TrimRight(s, "\r\n")
 	switch {
 	case s == "":
 		return "", fmt.Errorf("%s is empty or not set", what)

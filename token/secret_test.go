@@ -21,6 +21,7 @@ func TestReadSecret(t *testing.T) {
 		{name: "file", content: "pw1", want: "pw1"},
 		{name: "file with newline", content: "pw1\n", want: "pw1"},
 		{name: "file with CRLF", content: "pw1\r\n", want: "pw1"},
+		{name: "file with blank lines after", content: "pw1\n\n", want: "pw1"},
 		{name: "spaces are part of it", content: "  pw1  \n", want: "  pw1  "},
 		{name: "two lines", content: "pw1\nline2\n", wantErr: "more than one line"},
 		{name: "NUL byte", content: "pw\x001", wantErr: "more than one line"},

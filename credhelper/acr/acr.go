@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/docker-credential-acr/docker-credential-acr/credhelper"
+	"github.com/docker-credential-acr/docker-credential-acr/token"
 )
 
 // An Option configures Keychain and Credentials.
@@ -116,7 +117,7 @@ func lookup(ctx context.Context, h *credhelper.Helper, log *slog.Logger, host st
 		return credhelper.Credentials{}, err
 	}
 	if err != nil {
-		return credhelper.Credentials{}, fmt.Errorf("acr: %w", err)
+		return credhelper.Credentials{}, redacted{err}
 	}
 	c, err := resolve(ctx, h, t)
 	if credhelper.IsNotFound(err) {
@@ -125,10 +126,18 @@ func lookup(ctx context.Context, h *credhelper.Helper, log *slog.Logger, host st
 		return credhelper.Credentials{}, err
 	}
 	if err != nil {
-		return credhelper.Credentials{}, fmt.Errorf("acr: %w", err)
+		return credhelper.Credentials{}, redacted{err}
 	}
 	return c, nil
 }
+
+// redacted is a lookup failure as the program sees it: "acr: " and the
+// message without any secret the helper handled (an Azure AD error may echo
+// the request), still wrapping the cause for errors.Is and errors.As.
+type redacted struct{ err error }
+
+func (e redacted) Error() string { return "acr: " + token.Redact(e.err.Error()) }
+func (e redacted) Unwrap() error { return e.err }
 
 // resolve is h.Resolve. The helper runs a shared fetch detached from any
 // one caller's context and bounded by its timeout, so an impatient caller
