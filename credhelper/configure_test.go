@@ -353,6 +353,22 @@ func TestConfigureFollowsSymlink(t *testing.T) {
 	assert.Equal(t, `{"auths": {}}`, cfgReadFile(t, real+".bak"))
 }
 
+// TestConfigureWithoutUsableCache: the cache directory only holds the
+// lock that orders concurrent configures; when it cannot be used, configure
+// still edits the file, and says it took no lock.
+func TestConfigureWithoutUsableCache(t *testing.T) {
+	t.Parallel()
+	e := newConfigureEnv(t, "")
+	shared := filepath.Join(e.root, "shared")
+	require.NoError(t, os.Mkdir(shared, 0o700))
+	require.NoError(t, os.Chmod(shared, 0o777))
+	e.env[credhelper.EnvCacheDir] = shared
+	r := e.run(t, "myreg.azurecr.io")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "without a lock")
+	assert.Contains(t, cfgReadFile(t, e.dockerConfig()), `"myreg.azurecr.io": "acr"`)
+}
+
 // TestConfigureRefusesDanglingSymlink: a link to a file that does not exist
 // is not replaced by a regular file.
 func TestConfigureRefusesDanglingSymlink(t *testing.T) {

@@ -116,6 +116,30 @@ func TestDoctorCoversStoredRegistries(t *testing.T) {
 	assert.NotContains(t, r.Stdout+r.Stderr, "PLANTED")
 }
 
+// TestDoctorStoredIdentityToken: a refresh token stored in Docker's
+// identity-token form (user name "<token>", as `az acr login` may leave it)
+// is checked live as the registry knows it, with the GUID user name.
+func TestDoctorStoredIdentityToken(t *testing.T) {
+	t.Parallel()
+	_, env := start(t)
+	env.Set("AZURE_TENANT_ID", tenant, "AZURE_CLIENT_ID", "eco-app", "AZURE_CLIENT_SECRET", secret)
+	r := env.Helper(t, host, "get")
+	require.Equal(t, 0, r.Code, r.String())
+	var c struct{ Secret string }
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &c))
+	// Forget the helper's own copy (docker logout), then store the token as
+	// somebody else's.
+	require.Equal(t, 0, env.Helper(t, host, "erase").Code)
+	env.Set("AZURE_CLIENT_SECRET", "")
+	r = env.Helper(t, `{"ServerURL":"`+host+`","Username":"<token>","Secret":"`+c.Secret+`"}`, "store")
+	require.Equal(t, 0, r.Code, r.String())
+	r = env.Helper(t, "", "doctor", host)
+	t.Logf("doctor output:\n%s", r.Stdout)
+	assert.Equal(t, 0, r.Code)
+	assert.Contains(t, r.Stdout, "[ok  ] live login at "+host+" succeeded")
+	noSecrets(t, r.Stdout+r.Stderr)
+}
+
 func TestKubeletWithEmulator(t *testing.T) {
 	t.Parallel()
 	emu, env := start(t)
