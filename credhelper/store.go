@@ -167,7 +167,9 @@ func (h *Helper) stored(host string) (Credentials, bool) {
 	}
 	st, err := h.store(credentialsFile)
 	if err != nil {
-		h.storedProblem(err)
+		// The cache directory itself: the token cache has the same problem,
+		// one warning says it.
+		h.cacheProblem("stored credentials not read", err)
 		return Credentials{}, false
 	}
 	e, ok, err := st.Get(cache.Key("credentials", host))
