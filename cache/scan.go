@@ -164,19 +164,8 @@ func (s *scanner) members(member func(key []byte, escaped bool) bool) bool {
 		if !member(key, escaped) {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.data) {
-			return false
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			s.depth--
-			return true
-		default:
-			return false
+		if more, ok := s.next('}'); !more {
+			return ok
 		}
 	}
 }
@@ -196,21 +185,30 @@ func (s *scanner) array() bool {
 		if !s.value() {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.data) {
-			return false
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			s.depth--
-			return true
-		default:
-			return false
+		if more, ok := s.next(']'); !more {
+			return ok
 		}
 	}
+}
+
+// next scans what follows an element of an object or array: a comma (more
+// elements to come) or the closing byte (the end; ok). Anything else is not
+// JSON.
+func (s *scanner) next(closing byte) (more, ok bool) {
+	s.ws()
+	if s.i >= len(s.data) {
+		return false, false
+	}
+	switch s.data[s.i] {
+	case ',':
+		s.i++
+		return true, true
+	case closing:
+		s.i++
+		s.depth--
+		return false, true
+	}
+	return false, false
 }
 
 // plain marks the bytes a string holds as they are: not '"', '\\' or a
